@@ -1,0 +1,58 @@
+//! Command-line definitions. Each subcommand's flags live beside its implementation in
+//! `syndedup::mode`; this file only assembles them.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use syndedup::mode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "syndedup",
+    version,
+    about = "Removes syndicated duplicates from news feeds."
+)]
+pub struct Cli {
+    /// Log level filter (e.g. "info", "debug", "syndedup=trace"); RUST_LOG also works.
+    #[arg(long, global = true, default_value = "info")]
+    pub log_level: String,
+    /// Log format on standard error.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Dedup a JSON Lines stream: articles in, unique articles, annotations or stories out.
+    Dedup(mode::dedup::DedupArgs),
+}
+
+pub fn init_logging(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&cli.log_level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Dedup(args) => {
+            mode::dedup::run(&args)?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,752 @@
+//! Configuration: one TOML file shared by every mode (`dedup --config`, `run --config`, ...).
+//!
+//! Every section is optional and has documented defaults; unknown keys are errors
+//! (`deny_unknown_fields`). [`Config::validate`] reports every problem at once, each as a
+//! sentence naming the key. The annotated reference is `config/syndedup.toml`.
+
+use std::collections::BTreeSet;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Matching: shingles, signatures, thresholds, window.
+    #[serde(default)]
+    pub dedup: DedupConfig,
+    /// How the canonical version of a story is chosen.
+    #[serde(default)]
+    pub merge: MergeConfig,
+    /// Boilerplate and trailer removal before shingling.
+    #[serde(default)]
+    pub boilerplate: BoilerplateConfig,
+    /// The outlets to poll (`[[outlet]]` tables).
+    #[serde(default, rename = "outlet")]
+    pub outlets: Vec<OutletConfig>,
+    /// HTTP client settings for polling.
+    #[serde(default)]
+    pub fetch: FetchConfig,
+    /// Poll schedule limits.
+    #[serde(default)]
+    pub schedule: ScheduleConfig,
+    /// Where `run` writes its decisions.
+    #[serde(default)]
+    pub output: OutputConfig,
+    /// Persistent state.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Output feeds (`[[feed]]` tables).
+    #[serde(default, rename = "feed")]
+    pub feeds: Vec<FeedConfig>,
+    /// The read-only HTTP service.
+    #[serde(default)]
+    pub http: HttpConfig,
+}
+
+/// How near-duplicates are found. See the README section "Tuning".
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DedupConfig {
+    /// Similarity at or above which two articles are copies of one story (0 < t <= 1).
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    /// Words per shingle.
+    #[serde(default = "default_shingle_size")]
+    pub shingle_size: NonZeroUsize,
+    /// MinHash signature length (slots per signature).
+    #[serde(default = "default_permutations")]
+    pub permutations: NonZeroUsize,
+    /// Signature scheme: "oph" (one-permutation hashing with densification) or "multiply-shift".
+    #[serde(default)]
+    pub scheme: SignatureScheme,
+    /// Containment (share of the shorter text found in the longer) at or above which a truncated
+    /// or wrapped copy matches even when whole-text similarity is lower.
+    #[serde(default = "default_containment")]
+    pub containment: f64,
+    /// Containment only counts when the shorter text is at least this share of the longer one
+    /// (keeps a live blog from swallowing the items it quotes).
+    #[serde(default = "default_min_length_ratio")]
+    pub min_length_ratio: f64,
+    /// How long an article stays matchable after it was first seen.
+    #[serde(default = "default_window", with = "humantime_serde")]
+    pub window: Duration,
+    /// How long stored records are kept before they are deleted (store only).
+    #[serde(default = "default_retention", with = "humantime_serde")]
+    pub retention: Duration,
+    /// Longest accepted input line for JSON Lines input, in bytes.
+    #[serde(default = "default_max_line_bytes")]
+    pub max_line_bytes: NonZeroUsize,
+}
+
+fn default_threshold() -> f64 {
+    0.5
+}
+fn default_shingle_size() -> NonZeroUsize {
+    NonZeroUsize::new(5).expect("nonzero")
+}
+fn default_permutations() -> NonZeroUsize {
+    NonZeroUsize::new(128).expect("nonzero")
+}
+fn default_containment() -> f64 {
+    0.8
+}
+fn default_min_length_ratio() -> f64 {
+    0.4
+}
+fn default_window() -> Duration {
+    Duration::from_secs(3 * 24 * 3600)
+}
+fn default_retention() -> Duration {
+    Duration::from_secs(30 * 24 * 3600)
+}
+fn default_max_line_bytes() -> NonZeroUsize {
+    NonZeroUsize::new(8 * 1024 * 1024).expect("nonzero")
+}
+
+impl Default for DedupConfig {
+    fn default() -> Self {
+        DedupConfig {
+            threshold: default_threshold(),
+            shingle_size: default_shingle_size(),
+            permutations: default_permutations(),
+            scheme: SignatureScheme::default(),
+            containment: default_containment(),
+            min_length_ratio: default_min_length_ratio(),
+            window: default_window(),
+            retention: default_retention(),
+            max_line_bytes: default_max_line_bytes(),
+        }
+    }
+}
+
+/// How MinHash signatures are computed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureScheme {
+    /// One permutation hashing with optimal densification: one hash per shingle.
+    #[default]
+    Oph,
+    /// Classic MinHash with a multiply-shift hash family: one hash per shingle per slot.
+    MultiplyShift,
+}
+
+/// One criterion of the canonical-selection policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MergeCriterion {
+    /// Higher outlet priority wins (`merge.outlet_priority`, then `[[outlet]] priority`).
+    OutletPriority,
+    /// More words of clean text wins.
+    Longest,
+    /// Earlier `published` wins (articles without a date lose).
+    Earliest,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeConfig {
+    /// Outlet names, most preferred first (e.g. wire agencies above republishers).
+    #[serde(default)]
+    pub outlet_priority: Vec<String>,
+    /// Criteria in order; the first that differs decides.
+    #[serde(default = "default_merge_order")]
+    pub order: Vec<MergeCriterion>,
+}
+
+fn default_merge_order() -> Vec<MergeCriterion> {
+    vec![
+        MergeCriterion::OutletPriority,
+        MergeCriterion::Longest,
+        MergeCriterion::Earliest,
+    ]
+}
+
+impl Default for MergeConfig {
+    fn default() -> Self {
+        MergeConfig {
+            outlet_priority: Vec::new(),
+            order: default_merge_order(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoilerplateConfig {
+    /// Use the built-in list of syndication trailers and paywall blocks.
+    #[serde(default = "default_true")]
+    pub builtin: bool,
+    /// Extra paragraph patterns (regular expressions, matched against each normalised
+    /// paragraph) ignored for matching, for every outlet.
+    #[serde(default)]
+    pub patterns: Vec<String>,
+    /// Learn per-outlet boilerplate: paragraphs that recur across an outlet's items.
+    #[serde(default = "default_true")]
+    pub learn: bool,
+    /// A paragraph counts as boilerplate once it was seen in this share of the outlet's recent items...
+    #[serde(default = "default_learn_min_share")]
+    pub learn_min_share: f64,
+    /// ...and in at least this many of them.
+    #[serde(default = "default_learn_min_items")]
+    pub learn_min_items: NonZeroUsize,
+    /// How many recent items per outlet the learner remembers.
+    #[serde(default = "default_learn_window")]
+    pub learn_window: NonZeroUsize,
+}
+
+fn default_true() -> bool {
+    true
+}
+fn default_learn_min_share() -> f64 {
+    0.25
+}
+fn default_learn_min_items() -> NonZeroUsize {
+    NonZeroUsize::new(4).expect("nonzero")
+}
+fn default_learn_window() -> NonZeroUsize {
+    NonZeroUsize::new(200).expect("nonzero")
+}
+
+impl Default for BoilerplateConfig {
+    fn default() -> Self {
+        BoilerplateConfig {
+            builtin: true,
+            patterns: Vec::new(),
+            learn: true,
+            learn_min_share: default_learn_min_share(),
+            learn_min_items: default_learn_min_items(),
+            learn_window: default_learn_window(),
+        }
+    }
+}
+
+/// One outlet to poll.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutletConfig {
+    /// Unique name, shown in provenance.
+    pub name: String,
+    /// An http(s) URL, or a local file path (relative paths resolve against the config file).
+    pub url: String,
+    /// Higher wins when choosing a canonical version (default 0).
+    #[serde(default)]
+    pub priority: i32,
+    /// Poll interval for this outlet (default: `schedule.default_interval`).
+    #[serde(default, with = "humantime_serde::option")]
+    pub interval: Option<Duration>,
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Paragraph patterns (regular expressions) ignored for matching in this outlet's items.
+    #[serde(default)]
+    pub boilerplate: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FetchConfig {
+    /// User-Agent header; should carry a contact URL.
+    #[serde(default = "default_user_agent")]
+    pub user_agent: String,
+    #[serde(default = "default_connect_timeout", with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Whole-request timeout, body included.
+    #[serde(default = "default_timeout", with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Largest accepted feed body in bytes, compressed and decompressed.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: NonZeroUsize,
+    #[serde(default = "default_max_redirects")]
+    pub max_redirects: usize,
+    /// Fetches in flight at once, over all hosts.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: NonZeroUsize,
+    /// Fetches in flight at once to one host.
+    #[serde(default = "default_per_host_concurrency")]
+    pub per_host_concurrency: NonZeroUsize,
+    /// Longest delay honoured from a Retry-After header.
+    #[serde(default = "default_max_retry_after", with = "humantime_serde")]
+    pub max_retry_after: Duration,
+}
+
+fn default_user_agent() -> String {
+    format!(
+        "syndedup/{} (+https://github.com/syndedup/syndedup)",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(10)
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(30)
+}
+fn default_max_body_bytes() -> NonZeroUsize {
+    NonZeroUsize::new(10 * 1024 * 1024).expect("nonzero")
+}
+fn default_max_redirects() -> usize {
+    5
+}
+fn default_concurrency() -> NonZeroUsize {
+    NonZeroUsize::new(16).expect("nonzero")
+}
+fn default_per_host_concurrency() -> NonZeroUsize {
+    NonZeroUsize::new(2).expect("nonzero")
+}
+fn default_max_retry_after() -> Duration {
+    Duration::from_secs(6 * 3600)
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            user_agent: default_user_agent(),
+            connect_timeout: default_connect_timeout(),
+            timeout: default_timeout(),
+            max_body_bytes: default_max_body_bytes(),
+            max_redirects: default_max_redirects(),
+            concurrency: default_concurrency(),
+            per_host_concurrency: default_per_host_concurrency(),
+            max_retry_after: default_max_retry_after(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleConfig {
+    /// Interval for outlets that set none.
+    #[serde(default = "default_interval", with = "humantime_serde")]
+    pub default_interval: Duration,
+    /// No outlet is polled more often than this.
+    #[serde(default = "default_min_interval", with = "humantime_serde")]
+    pub min_interval: Duration,
+    /// Backoff and feed hints never push the interval beyond this.
+    #[serde(default = "default_max_interval", with = "humantime_serde")]
+    pub max_interval: Duration,
+    /// Random share (0..1) added to each interval so polls spread out.
+    #[serde(default = "default_jitter")]
+    pub jitter: f64,
+}
+
+fn default_interval() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+fn default_min_interval() -> Duration {
+    Duration::from_secs(60)
+}
+fn default_max_interval() -> Duration {
+    Duration::from_secs(24 * 3600)
+}
+fn default_jitter() -> f64 {
+    0.1
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig {
+            default_interval: default_interval(),
+            min_interval: default_min_interval(),
+            max_interval: default_max_interval(),
+            jitter: default_jitter(),
+        }
+    }
+}
+
+/// What `run` writes to `output.jsonl`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OutputKind {
+    /// One line per processed item with its decision (the `--emit annotate` shape).
+    #[default]
+    Decisions,
+    /// One line per new story or canonical update (the `--emit stories` shape).
+    Stories,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputConfig {
+    /// Append JSON Lines here (relative paths resolve against the config file).
+    #[serde(default)]
+    pub jsonl: Option<PathBuf>,
+    #[serde(default)]
+    pub kind: OutputKind,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// SQLite database path (relative paths resolve against the config file).
+    /// Default: `syndedup.db` in `$XDG_DATA_HOME/syndedup` (or `~/.local/share/syndedup`).
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+}
+
+/// Output feed format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FeedFormat {
+    Atom,
+    Rss,
+    Json,
+}
+
+/// One cleaned output feed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    pub name: String,
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Outlet names covered (empty together with `tags`: every outlet).
+    #[serde(default)]
+    pub outlets: Vec<String>,
+    /// Outlet tags covered.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default = "default_feed_formats")]
+    pub formats: Vec<FeedFormat>,
+    /// Directory the feed files are written to (relative paths resolve against the config file).
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// Stories per feed.
+    #[serde(default = "default_feed_size")]
+    pub size: NonZeroUsize,
+}
+
+fn default_feed_formats() -> Vec<FeedFormat> {
+    vec![FeedFormat::Atom, FeedFormat::Rss, FeedFormat::Json]
+}
+fn default_feed_size() -> NonZeroUsize {
+    NonZeroUsize::new(100).expect("nonzero")
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Address for the read-only HTTP service, e.g. "127.0.0.1:8080". Unset: no service.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+impl Config {
+    /// Reads, parses and validates a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::ConfigRead {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::parse(&text, path)?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        config.check(&path.display().to_string())?;
+        Ok(config)
+    }
+
+    /// Parses TOML text without validating it. `origin` names the file in errors.
+    pub fn parse(text: &str, origin: &Path) -> Result<Config> {
+        toml::from_str(text).map_err(|e| Error::ConfigParse {
+            path: origin.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// Makes relative file paths relative to `base` (the config file's directory).
+    pub fn resolve_paths(&mut self, base: &Path) {
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        if let Some(p) = self.output.jsonl.as_mut() {
+            fix(p);
+        }
+        if let Some(p) = self.store.path.as_mut() {
+            fix(p);
+        }
+        for feed in &mut self.feeds {
+            if let Some(p) = feed.dir.as_mut() {
+                fix(p);
+            }
+        }
+        for outlet in &mut self.outlets {
+            let is_url = outlet.url.starts_with("http://") || outlet.url.starts_with("https://");
+            let is_file_url = outlet.url.starts_with("file://");
+            if !is_url && !is_file_url && Path::new(&outlet.url).is_relative() {
+                outlet.url = base.join(&outlet.url).display().to_string();
+            }
+        }
+    }
+
+    /// Validates and turns the problem list into an error.
+    pub fn check(&self, origin: &str) -> Result<()> {
+        let problems = self.validate();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::ConfigInvalid {
+                origin: origin.to_string(),
+                problems,
+            })
+        }
+    }
+
+    /// Every problem with the config, each a full sentence naming the key.
+    pub fn validate(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let d = &self.dedup;
+        if !(d.threshold > 0.0 && d.threshold <= 1.0) {
+            p.push(format!(
+                "dedup.threshold is {} but must be greater than 0 and at most 1.",
+                d.threshold
+            ));
+        }
+        if !(d.containment > 0.0 && d.containment <= 1.0) {
+            p.push(format!(
+                "dedup.containment is {} but must be greater than 0 and at most 1.",
+                d.containment
+            ));
+        }
+        if !(d.min_length_ratio >= 0.0 && d.min_length_ratio <= 1.0) {
+            p.push(format!(
+                "dedup.min_length_ratio is {} but must be between 0 and 1.",
+                d.min_length_ratio
+            ));
+        }
+        if d.permutations.get() < 16 || d.permutations.get() > 1024 {
+            p.push(format!(
+                "dedup.permutations is {} but must be between 16 and 1024.",
+                d.permutations
+            ));
+        }
+        if d.shingle_size.get() > 16 {
+            p.push(format!(
+                "dedup.shingle_size is {} but must be between 1 and 16 words.",
+                d.shingle_size
+            ));
+        }
+        if d.retention < d.window {
+            p.push(format!(
+                "dedup.retention ({}) is shorter than dedup.window ({}): records must be kept at least as long as they are matched.",
+                humantime::format_duration(d.retention),
+                humantime::format_duration(d.window)
+            ));
+        }
+        if self.merge.order.is_empty() {
+            p.push("merge.order is empty: list at least one of \"outlet-priority\", \"longest\", \"earliest\".".to_string());
+        }
+        let b = &self.boilerplate;
+        if !(b.learn_min_share > 0.0 && b.learn_min_share <= 1.0) {
+            p.push(format!(
+                "boilerplate.learn_min_share is {} but must be greater than 0 and at most 1.",
+                b.learn_min_share
+            ));
+        }
+        for (i, pattern) in b.patterns.iter().enumerate() {
+            if let Err(e) = regex::Regex::new(pattern) {
+                p.push(format!(
+                    "boilerplate.patterns[{i}] is not a valid regular expression: {}.",
+                    first_line(&e.to_string())
+                ));
+            }
+        }
+        let mut names = BTreeSet::new();
+        for (i, o) in self.outlets.iter().enumerate() {
+            let key = format!("outlet[{i}]");
+            if o.name.trim().is_empty() {
+                p.push(format!("{key}.name is empty: every outlet needs a name."));
+            } else if !names.insert(o.name.as_str()) {
+                p.push(format!(
+                    "{key}.name \"{}\" is used by an earlier outlet: names must be unique.",
+                    o.name
+                ));
+            }
+            if o.url.trim().is_empty() {
+                p.push(format!(
+                    "{key}.url is empty: give an http(s) URL or a file path."
+                ));
+            } else if o.url.contains("://")
+                && !(o.url.starts_with("http://")
+                    || o.url.starts_with("https://")
+                    || o.url.starts_with("file://"))
+            {
+                p.push(format!(
+                    "{key}.url \"{}\" has an unsupported scheme: use http, https or a file path.",
+                    o.url
+                ));
+            } else if (o.url.starts_with("http://") || o.url.starts_with("https://"))
+                && url::Url::parse(&o.url).is_err()
+            {
+                p.push(format!("{key}.url \"{}\" is not a valid URL.", o.url));
+            }
+            if let Some(iv) = o.interval {
+                if iv < self.schedule.min_interval {
+                    p.push(format!(
+                        "{key}.interval ({}) is shorter than schedule.min_interval ({}).",
+                        humantime::format_duration(iv),
+                        humantime::format_duration(self.schedule.min_interval)
+                    ));
+                }
+            }
+            for (j, pattern) in o.boilerplate.iter().enumerate() {
+                if let Err(e) = regex::Regex::new(pattern) {
+                    p.push(format!(
+                        "{key}.boilerplate[{j}] is not a valid regular expression: {}.",
+                        first_line(&e.to_string())
+                    ));
+                }
+            }
+        }
+        for (i, name) in self.merge.outlet_priority.iter().enumerate() {
+            if !self.outlets.is_empty() && !names.contains(name.as_str()) {
+                p.push(format!(
+                    "merge.outlet_priority[{i}] names outlet \"{name}\", which no [[outlet]] defines."
+                ));
+            }
+        }
+        let f = &self.fetch;
+        if f.user_agent.trim().is_empty() {
+            p.push(
+                "fetch.user_agent is empty: servers need a user agent with a contact URL."
+                    .to_string(),
+            );
+        }
+        if f.timeout.is_zero() {
+            p.push("fetch.timeout is zero: give a duration such as \"30s\".".to_string());
+        }
+        if f.connect_timeout.is_zero() {
+            p.push("fetch.connect_timeout is zero: give a duration such as \"10s\".".to_string());
+        }
+        if f.per_host_concurrency > f.concurrency {
+            p.push(format!(
+                "fetch.per_host_concurrency ({}) is larger than fetch.concurrency ({}).",
+                f.per_host_concurrency, f.concurrency
+            ));
+        }
+        let s = &self.schedule;
+        if s.min_interval > s.max_interval {
+            p.push(format!(
+                "schedule.min_interval ({}) is longer than schedule.max_interval ({}).",
+                humantime::format_duration(s.min_interval),
+                humantime::format_duration(s.max_interval)
+            ));
+        }
+        if !(0.0..=1.0).contains(&s.jitter) {
+            p.push(format!(
+                "schedule.jitter is {} but must be between 0 and 1.",
+                s.jitter
+            ));
+        }
+        let mut feed_names = BTreeSet::new();
+        for (i, feed) in self.feeds.iter().enumerate() {
+            let key = format!("feed[{i}]");
+            let valid_name = !feed.name.is_empty()
+                && feed
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_name {
+                p.push(format!(
+                    "{key}.name \"{}\" must be non-empty and use only letters, digits, '-' and '_' (it becomes a file and URL name).",
+                    feed.name
+                ));
+            } else if !feed_names.insert(feed.name.as_str()) {
+                p.push(format!(
+                    "{key}.name \"{}\" is used by an earlier feed: names must be unique.",
+                    feed.name
+                ));
+            }
+            for outlet in &feed.outlets {
+                if !names.contains(outlet.as_str()) {
+                    p.push(format!(
+                        "{key}.outlets names \"{outlet}\", which no [[outlet]] defines."
+                    ));
+                }
+            }
+            for tag in &feed.tags {
+                if !self.outlets.iter().any(|o| o.tags.contains(tag)) {
+                    p.push(format!(
+                        "{key}.tags names \"{tag}\", which no outlet carries."
+                    ));
+                }
+            }
+            if feed.formats.is_empty() {
+                p.push(format!(
+                    "{key}.formats is empty: list at least one of \"atom\", \"rss\", \"json\"."
+                ));
+            }
+        }
+        if let Some(listen) = &self.http.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                p.push(format!(
+                    "http.listen \"{listen}\" is not an address such as \"127.0.0.1:8080\"."
+                ));
+            }
+        }
+        p
+    }
+}
+
+fn first_line(s: &str) -> &str {
+    s.lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("error:"))
+        .or_else(|| s.lines().next())
+        .unwrap_or(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_valid_with_defaults() {
+        let c = Config::parse("", Path::new("x.toml")).expect("parses");
+        assert!(c.validate().is_empty(), "{:?}", c.validate());
+        assert_eq!(c.dedup.shingle_size.get(), 5);
+        assert_eq!(c.dedup.window, Duration::from_secs(3 * 86400));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Config::parse("[dedup]\nthreshhold = 0.4\n", Path::new("x.toml"))
+            .expect_err("unknown key");
+        let msg = err.to_string();
+        assert!(msg.contains("threshhold"), "{msg}");
+        assert!(msg.contains("x.toml"), "{msg}");
+    }
+
+    #[test]
+    fn validation_lists_every_problem() {
+        let text = r#"
+            [dedup]
+            threshold = 1.5
+            window = "10d"
+            retention = "1d"
+            [[outlet]]
+            name = "a"
+            url = "ftp://x"
+            [[outlet]]
+            name = "a"
+            url = "https://example.org/feed"
+            [schedule]
+            jitter = 2.0
+        "#;
+        let c = Config::parse(text, Path::new("x.toml")).expect("parses");
+        let problems = c.validate();
+        let all = problems.join("\n");
+        assert!(all.contains("dedup.threshold"), "{all}");
+        assert!(all.contains("dedup.retention"), "{all}");
+        assert!(all.contains("outlet[0].url"), "{all}");
+        assert!(all.contains("outlet[1].name"), "{all}");
+        assert!(all.contains("schedule.jitter"), "{all}");
+        assert_eq!(problems.len(), 5, "{all}");
+    }
+}

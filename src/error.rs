@@ -1,0 +1,45 @@
+//! The library's error type. Every variant carries the context a user needs to act on it:
+//! the file, line, URL or config key involved.
+
+use std::path::PathBuf;
+
+/// Errors raised by the library. The binary wraps these with `anyhow` context and prints the chain.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A config file could not be read.
+    #[error("cannot read config file {path}")]
+    ConfigRead {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A config file is not valid TOML or has unknown keys or wrong types.
+    #[error("config file {path} is not valid: {message}")]
+    ConfigParse { path: PathBuf, message: String },
+    /// A config parsed but failed validation; every problem is listed, one sentence each.
+    #[error("config {origin} has {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))]
+    ConfigInvalid {
+        origin: String,
+        problems: Vec<String>,
+    },
+    /// One input line of a JSON Lines stream was rejected.
+    #[error("line {line}: {message}")]
+    InputLine { line: u64, message: String },
+    /// Reading or writing a file failed.
+    #[error("{action} {path}")]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A feed could not be fetched or parsed.
+    #[error("feed {url}: {message}")]
+    Feed { url: String, message: String },
+    /// The state store failed.
+    #[error("store {path}: {message}")]
+    Store { path: PathBuf, message: String },
+}
+
+/// Result alias for the library.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

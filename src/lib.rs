@@ -1,0 +1,61 @@
+//! # syndedup
+//!
+//! Removes syndicated duplicates from news feeds. A wire story republished by dozens of outlets
+//! (new headline, byline, syndication trailer, paywall text, cut short) becomes one story with
+//! one canonical version and every copy's outlet and link as provenance.
+//!
+//! ## Data flow
+//!
+//! ```text
+//! feeds ──poll──▶ raw items ──normalize──▶ Article ──dedup──▶ Decision ──emit──▶ JSONL / feeds / HTTP
+//!                                                     ▲   │
+//!                                                     └store┘ (validators, seen items, signatures, stories)
+//! ```
+//!
+//! Inside `dedup`, one article goes through three stages:
+//! 1. **prepare** ([`dedup::Preparer`], stateless, runs on many threads): HTML to text, Unicode
+//!    folding, words, built-in boilerplate, word shingles hashed with xxh3;
+//! 2. **fingerprint** ([`Engine::fingerprint`]): learned per-outlet boilerplate is dropped and the
+//!    rest signed with MinHash ([`dedup::Signer`]);
+//! 3. **insert** ([`Engine::insert`]): LSH proposes candidates, the match rule verifies them, the
+//!    article joins the best story or starts one, and the merge policy picks the canonical version.
+//!
+//! ## Modules
+//!
+//! - [`config`]: the TOML configuration, defaults and validation.
+//! - [`error`]: the library's error type, with file, line and URL context.
+//! - [`model`]: plain data passed between stages (`Article`, `Decision`, `StoryView`).
+//! - [`normalize`]: HTML to text, folding, tokenising, boilerplate.
+//! - [`dedup`]: the pure core: shingles, MinHash, LSH, match rule, merge policy, [`Engine`].
+//! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.
+//! - [`mode`]: one module per subcommand of the `syndedup` binary.
+//!
+//! ## Using the engine from Rust
+//!
+//! ```
+//! use syndedup::{Article, Engine};
+//!
+//! let mut engine = Engine::with_defaults();
+//! let wire = "Talks between Russia and the United States will start immediately after the New Year \
+//!             holidays, Russia's top diplomat announced on Monday in a televised interview.";
+//! let first = engine.add(&Article::new("a1", wire).with_outlet("Wire"));
+//! let copy = engine.add(&Article::new("b7", format!("{wire}\n(Only the headline and picture of this \
+//!             report may have been reworked by the Business Standard staff; the rest of the content \
+//!             is auto-generated from a syndicated feed.)")).with_outlet("Business Standard"));
+//! assert!(!first.is_duplicate());
+//! assert_eq!(copy.duplicate_of.as_deref(), Some("a1"));
+//! assert_eq!(engine.stories().len(), 1);
+//! ```
+
+pub mod config;
+pub mod dedup;
+pub mod error;
+pub mod jsonl;
+pub mod mode;
+pub mod model;
+pub mod normalize;
+
+pub use config::Config;
+pub use dedup::{Engine, EngineConfig};
+pub use error::{Error, Result};
+pub use model::{Article, ArticleMeta, Decision, StoryId, StoryView};

@@ -1,0 +1,4 @@
+//! One module per subcommand of the `syndedup` binary. Each exposes its clap arguments and a
+//! `run` function; `main.rs` only dispatches.
+
+pub mod dedup;

@@ -1,0 +1,427 @@
+//! Boilerplate that must not count when comparing texts: syndication trailers, paywall and
+//! subscription blocks, credit lines, and per-outlet site chrome.
+//!
+//! Three sources, all deciding per paragraph (one line of normalised text):
+//! - [`BuiltinList`]: a documented list of phrases (see `BUILTIN_PHRASES`), matched on word
+//!   hashes so they survive punctuation and case changes. A *cut* phrase (a paywall starts here)
+//!   drops its paragraph and every later one.
+//! - [`PatternSet`]: regular expressions from the config, global and per outlet.
+//! - [`Learner`]: paragraphs that recur across many items of the same outlet.
+//!
+//! Boilerplate is only ignored for matching; the stored and emitted text keeps it.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use regex::RegexSet;
+
+use super::text::{for_each_word, word_hash};
+
+/// What to do with a paragraph that contains a built-in phrase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Ignore this paragraph wherever the phrase sits in it.
+    Drop,
+    /// Ignore this paragraph only when it is short: at most the phrase plus this many words.
+    DropShort(u8),
+    /// A paywall or subscription block starts here: ignore this and every later paragraph.
+    Cut,
+}
+
+/// The built-in phrases. Each is tokenised like article text, so punctuation and case do not matter.
+pub const BUILTIN_PHRASES: &[(&str, Action)] = &[
+    // Syndication trailers and disclaimers.
+    (
+        "Only the headline and picture of this report may have been reworked",
+        Action::Drop,
+    ),
+    (
+        "the rest of the content is auto-generated from a syndicated feed",
+        Action::Drop,
+    ),
+    ("auto-generated from a syndicated feed", Action::Drop),
+    ("This story has not been edited by", Action::Drop),
+    ("this story has not been edited by", Action::Drop),
+    (
+        "published from a wire agency feed without modifications to the text",
+        Action::Drop,
+    ),
+    (
+        "This story is auto-aggregated by a computer program",
+        Action::Drop,
+    ),
+    ("has been published from a syndicated feed", Action::Drop),
+    (
+        "This material may not be published, broadcast, rewritten or redistributed",
+        Action::Drop,
+    ),
+    (
+        "Our Standards: The Thomson Reuters Trust Principles",
+        Action::Drop,
+    ),
+    (
+        "Catch all the Business News, Market News, Breaking News",
+        Action::Drop,
+    ),
+    ("With inputs from", Action::DropShort(4)),
+    ("All rights reserved", Action::DropShort(8)),
+    ("Reporting by", Action::DropShort(16)),
+    ("Additional reporting by", Action::DropShort(16)),
+    ("Writing by", Action::DropShort(12)),
+    ("Editing by", Action::DropShort(12)),
+    ("Compiled by", Action::DropShort(8)),
+    ("First published on", Action::DropShort(8)),
+    ("Disclaimer", Action::DropShort(0)),
+    // Page widgets.
+    ("Advertisement", Action::DropShort(0)),
+    ("Story continues below", Action::DropShort(2)),
+    ("Follow us on", Action::DropShort(8)),
+    ("Click here to", Action::DropShort(10)),
+    ("Sign up for", Action::DropShort(12)),
+    ("Also read", Action::DropShort(20)),
+    ("Read more", Action::DropShort(20)),
+    ("Share this article", Action::DropShort(4)),
+    ("Download the app", Action::DropShort(10)),
+    // Paywalls and subscription blocks: everything after these is not the article.
+    ("You've reached your limit of", Action::Cut),
+    ("Subscribe to read the full story", Action::Cut),
+    ("Subscribe now for unlimited access", Action::Cut),
+    ("Subscribe to continue reading", Action::Cut),
+    ("This article is for subscribers only", Action::Cut),
+    ("Already subscribed? Log in", Action::Cut),
+    ("Already a subscriber? Sign in", Action::Cut),
+];
+
+struct Phrase {
+    words: Vec<u64>,
+    action: Action,
+}
+
+/// The built-in phrase list, compiled to word hashes.
+pub struct BuiltinList {
+    phrases: Vec<Phrase>,
+    by_first: HashMap<u64, Vec<usize>>,
+    /// A 4096-bit filter on first words: most words skip the map lookup.
+    first_filter: Box<[u64; 64]>,
+}
+
+fn phrase_hashes(text: &str) -> Vec<u64> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    for_each_word(text, &mut buf, |w| out.push(word_hash(w)));
+    out
+}
+
+impl BuiltinList {
+    pub fn new(enabled: bool) -> Self {
+        let mut list = BuiltinList {
+            phrases: Vec::new(),
+            by_first: HashMap::new(),
+            first_filter: Box::new([0; 64]),
+        };
+        if enabled {
+            for (text, action) in BUILTIN_PHRASES {
+                let words = phrase_hashes(text);
+                if let Some(&first) = words.first() {
+                    list.by_first
+                        .entry(first)
+                        .or_default()
+                        .push(list.phrases.len());
+                    let bit = (first & 4095) as usize;
+                    list.first_filter[bit / 64] |= 1 << (bit % 64);
+                    list.phrases.push(Phrase {
+                        words,
+                        action: *action,
+                    });
+                }
+            }
+        }
+        list
+    }
+
+    /// Classifies one paragraph by its word hashes. `None`: keep it.
+    pub fn classify(&self, words: &[u64]) -> Option<Action> {
+        if self.phrases.is_empty() {
+            return None;
+        }
+        let mut verdict = None;
+        for (start, &w) in words.iter().enumerate() {
+            let bit = (w & 4095) as usize;
+            if self.first_filter[bit / 64] & (1 << (bit % 64)) == 0 {
+                continue;
+            }
+            let Some(ids) = self.by_first.get(&w) else {
+                continue;
+            };
+            for &id in ids {
+                let phrase = &self.phrases[id];
+                let end = start + phrase.words.len();
+                if end > words.len() || words[start..end] != phrase.words[..] {
+                    continue;
+                }
+                match phrase.action {
+                    Action::Cut => return Some(Action::Cut),
+                    Action::Drop => verdict = Some(Action::Drop),
+                    Action::DropShort(extra) => {
+                        if words.len() <= phrase.words.len() + extra as usize {
+                            verdict = verdict.or(Some(Action::DropShort(extra)));
+                        }
+                    }
+                }
+            }
+        }
+        verdict
+    }
+}
+
+/// Regular expressions from the config, matched against each paragraph's raw text.
+#[derive(Clone, Default)]
+pub struct PatternSet {
+    global: Option<RegexSet>,
+    per_outlet: HashMap<String, RegexSet>,
+}
+
+impl PatternSet {
+    /// Builds the set; patterns were checked by config validation, so errors here name the pattern.
+    pub fn new(
+        global: &[String],
+        per_outlet: impl IntoIterator<Item = (String, Vec<String>)>,
+    ) -> Result<Self, String> {
+        let compile = |patterns: &[String]| -> Result<Option<RegexSet>, String> {
+            if patterns.is_empty() {
+                return Ok(None);
+            }
+            RegexSet::new(patterns)
+                .map(Some)
+                .map_err(|e| format!("invalid boilerplate pattern: {e}"))
+        };
+        let mut set = PatternSet {
+            global: compile(global)?,
+            per_outlet: HashMap::new(),
+        };
+        for (outlet, patterns) in per_outlet {
+            if let Some(rs) = compile(&patterns)? {
+                set.per_outlet.insert(outlet, rs);
+            }
+        }
+        Ok(set)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.global.is_none() && self.per_outlet.is_empty()
+    }
+
+    /// True when the paragraph matches a global pattern or one of the outlet's.
+    pub fn matches(&self, outlet: Option<&str>, paragraph: &str) -> bool {
+        if self.global.as_ref().is_some_and(|g| g.is_match(paragraph)) {
+            return true;
+        }
+        outlet
+            .and_then(|o| self.per_outlet.get(o))
+            .is_some_and(|rs| rs.is_match(paragraph))
+    }
+}
+
+/// Settings of the boilerplate learner.
+#[derive(Debug, Clone, Copy)]
+pub struct LearnerSettings {
+    /// A paragraph is boilerplate once seen in at least this share of the outlet's recent items...
+    pub min_share: f64,
+    /// ...and in at least this many of them.
+    pub min_items: usize,
+    /// Recent items remembered per outlet.
+    pub window: usize,
+}
+
+#[derive(Default, Clone)]
+struct OutletStats {
+    recent: VecDeque<Vec<u64>>,
+    counts: HashMap<u64, u32>,
+    /// Content hashes of the recent items: a re-post of the same text is not counted twice.
+    seen_texts: HashSet<u64>,
+    text_order: VecDeque<u64>,
+}
+
+/// Learns, per outlet, which paragraphs recur across items (site chrome, widgets, pleas).
+#[derive(Clone)]
+pub struct Learner {
+    settings: LearnerSettings,
+    outlets: HashMap<String, OutletStats>,
+}
+
+impl Learner {
+    pub fn new(settings: LearnerSettings) -> Self {
+        Learner {
+            settings,
+            outlets: HashMap::new(),
+        }
+    }
+
+    pub fn settings(&self) -> LearnerSettings {
+        self.settings
+    }
+
+    /// Records one item of `outlet`: the identity hashes of its paragraphs and of its whole text.
+    pub fn observe(&mut self, outlet: &str, paragraph_keys: &[u64], text_hash: u64) {
+        let window = self.settings.window.max(1);
+        let stats = self.outlets.entry(outlet.to_string()).or_default();
+        if !stats.seen_texts.insert(text_hash) {
+            return;
+        }
+        stats.text_order.push_back(text_hash);
+        if stats.text_order.len() > window {
+            if let Some(old) = stats.text_order.pop_front() {
+                stats.seen_texts.remove(&old);
+            }
+        }
+        let mut distinct: Vec<u64> = paragraph_keys.to_vec();
+        distinct.sort_unstable();
+        distinct.dedup();
+        for &k in &distinct {
+            *stats.counts.entry(k).or_insert(0) += 1;
+        }
+        stats.recent.push_back(distinct);
+        if stats.recent.len() > window {
+            if let Some(old) = stats.recent.pop_front() {
+                for k in old {
+                    if let Some(c) = stats.counts.get_mut(&k) {
+                        *c -= 1;
+                        if *c == 0 {
+                            stats.counts.remove(&k);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// True when the paragraph recurs often enough in `outlet`'s recent items.
+    pub fn is_boilerplate(&self, outlet: &str, paragraph_key: u64) -> bool {
+        let Some(stats) = self.outlets.get(outlet) else {
+            return false;
+        };
+        let count = stats.counts.get(&paragraph_key).copied().unwrap_or(0) as usize;
+        count >= self.settings.min_items
+            && count as f64 >= self.settings.min_share * stats.recent.len() as f64
+    }
+
+    /// The learned boilerplate of every outlet: (outlet, paragraph key, count, items remembered).
+    pub fn learned(&self) -> Vec<(String, u64, usize, usize)> {
+        let mut out = Vec::new();
+        for (outlet, stats) in &self.outlets {
+            for (&key, &count) in &stats.counts {
+                if self.is_boilerplate(outlet, key) {
+                    out.push((outlet.clone(), key, count as usize, stats.recent.len()));
+                }
+            }
+        }
+        out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        out
+    }
+
+    /// The recent items of every outlet, oldest first, for persisting what was learned.
+    pub fn export(&self) -> Vec<(String, Vec<Vec<u64>>)> {
+        self.outlets
+            .iter()
+            .map(|(o, s)| (o.clone(), s.recent.iter().cloned().collect()))
+            .collect()
+    }
+
+    /// Restores an outlet's recent items (as returned by [`Learner::export`]).
+    pub fn import(&mut self, outlet: &str, items: Vec<Vec<u64>>) {
+        for (i, keys) in items.into_iter().enumerate() {
+            // The text hashes are not persisted; item order numbers keep re-posts apart.
+            self.observe(outlet, &keys, u64::MAX - i as u64);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hashes(text: &str) -> Vec<u64> {
+        phrase_hashes(text)
+    }
+
+    #[test]
+    fn business_standard_trailer_and_paywall() {
+        let list = BuiltinList::new(true);
+        let trailer = "(Only the headline and picture of this report may have been reworked by the Business Standard staff; the rest of the content is auto-generated from a syndicated feed.)";
+        assert_eq!(list.classify(&hashes(trailer)), Some(Action::Drop));
+        assert_eq!(
+            list.classify(&hashes(
+                "You’ve reached your limit of {{free_limit}} free articles this month."
+            )),
+            Some(Action::Cut)
+        );
+        assert_eq!(
+            list.classify(&hashes("Lavrov said Monday that talks will start.")),
+            None
+        );
+    }
+
+    #[test]
+    fn short_only_phrases_spare_long_paragraphs() {
+        let list = BuiltinList::new(true);
+        assert_eq!(
+            list.classify(&hashes("Reporting by Jane Doe; Editing by John Roe")),
+            Some(Action::DropShort(16))
+        );
+        let long = "Reporting by the central bank found that inflation rose faster than expected in every region of the country last quarter, driven by food and energy prices.";
+        assert_eq!(list.classify(&hashes(long)), None);
+        assert_eq!(
+            BuiltinList::new(false).classify(&hashes("Advertisement")),
+            None
+        );
+    }
+
+    #[test]
+    fn learner_flags_frequent_paragraphs_only() {
+        let mut l = Learner::new(LearnerSettings {
+            min_share: 0.25,
+            min_items: 4,
+            window: 200,
+        });
+        let chrome = 1u64;
+        let rare = 2u64;
+        for i in 0..40u64 {
+            let mut keys = vec![1000 + i];
+            if i < 30 {
+                keys.push(chrome);
+            }
+            if i < 2 {
+                keys.push(rare);
+            }
+            l.observe("outlet", &keys, i);
+        }
+        assert!(l.is_boilerplate("outlet", chrome));
+        assert!(!l.is_boilerplate("outlet", rare));
+        assert!(!l.is_boilerplate("other", chrome));
+        assert_eq!(l.learned().len(), 1);
+    }
+
+    #[test]
+    fn reposts_of_one_text_are_counted_once() {
+        let mut l = Learner::new(LearnerSettings {
+            min_share: 0.25,
+            min_items: 4,
+            window: 200,
+        });
+        for _ in 0..10 {
+            l.observe("o", &[7], 42);
+        }
+        assert!(!l.is_boilerplate("o", 7));
+    }
+
+    #[test]
+    fn patterns_global_and_per_outlet() {
+        let set = PatternSet::new(
+            &["^Photo:".to_string()],
+            [("bs".to_string(), vec!["(?i)subscribe".to_string()])],
+        )
+        .expect("valid");
+        assert!(set.matches(None, "Photo: Reuters"));
+        assert!(set.matches(Some("bs"), "Please SUBSCRIBE"));
+        assert!(!set.matches(Some("other"), "Please SUBSCRIBE"));
+    }
+}

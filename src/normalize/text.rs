@@ -1,0 +1,181 @@
+//! Text folding and tokenisation.
+//!
+//! A word is a Unicode word (UAX #29 boundaries) after NFKC normalisation, lower-cased
+//! (with ß → ss and final sigma folded), with every character that is not a letter, mark or
+//! number removed ("don't" → "dont", "1,000" → "1000"). Each line of the input is one paragraph.
+//!
+//! Most news text is ASCII, and NFKC and UAX #29 reduce to simple byte rules there, so ASCII
+//! lines take a byte-level fast path. `tests::ascii_fast_path_agrees_with_unicode_path` and the
+//! property test keep the two paths identical.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory};
+use unicode_segmentation::UnicodeSegmentation;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Calls `f` with each folded word of one line (no line breaks inside).
+pub fn for_each_word(line: &str, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) {
+    if line.is_ascii() {
+        ascii_words(line.as_bytes(), buf, &mut f);
+    } else {
+        unicode_words(line, buf, &mut f);
+    }
+}
+
+/// The byte-level equivalent of [`unicode_words`] for ASCII input.
+fn ascii_words(line: &[u8], buf: &mut Vec<u8>, f: &mut impl FnMut(&[u8])) {
+    let n = line.len();
+    let mut i = 0;
+    while i < n {
+        while i < n && !(line[i].is_ascii_alphanumeric() || line[i] == b'_') {
+            i += 1;
+        }
+        if i >= n {
+            break;
+        }
+        buf.clear();
+        let mut prev = 0u8;
+        while i < n {
+            let c = line[i];
+            if c.is_ascii_alphanumeric() {
+                buf.push(c.to_ascii_lowercase());
+            } else if c == b'_' {
+                // ExtendNumLet joins words but is punctuation, so it is dropped.
+            } else {
+                let next = line.get(i + 1).copied().unwrap_or(0);
+                let letters = prev.is_ascii_alphabetic() && next.is_ascii_alphabetic();
+                let digits = prev.is_ascii_digit() && next.is_ascii_digit();
+                let joins = match c {
+                    b':' => letters,
+                    b'.' | b'\'' => letters || digits,
+                    b',' | b';' => digits,
+                    _ => false,
+                };
+                if !joins {
+                    break;
+                }
+            }
+            prev = c;
+            i += 1;
+        }
+        if !buf.is_empty() {
+            f(buf);
+        }
+    }
+}
+
+fn keep_char(c: char) -> bool {
+    matches!(
+        c.general_category_group(),
+        GeneralCategoryGroup::Letter | GeneralCategoryGroup::Mark | GeneralCategoryGroup::Number
+    )
+}
+
+/// The general path: NFKC, UAX #29 words, case folding, punctuation removed.
+fn unicode_words(line: &str, buf: &mut Vec<u8>, f: &mut impl FnMut(&[u8])) {
+    let normalised: String = line.nfkc().collect();
+    for word in normalised.unicode_words() {
+        buf.clear();
+        for c in word.chars().filter(|&c| keep_char(c)) {
+            match c {
+                'ß' | 'ẞ' => buf.extend_from_slice(b"ss"),
+                'ς' => buf.extend_from_slice("σ".as_bytes()),
+                _ => {
+                    for lower in c.to_lowercase() {
+                        let mut utf8 = [0u8; 4];
+                        buf.extend_from_slice(lower.encode_utf8(&mut utf8).as_bytes());
+                    }
+                }
+            }
+        }
+        if !buf.is_empty() {
+            f(buf);
+        }
+    }
+}
+
+/// The hash of one folded word. Shingles are built from these.
+#[inline]
+pub fn word_hash(word: &[u8]) -> u64 {
+    xxh3_64(word)
+}
+
+/// The folded words of a text, for display, tests and debugging (the engine uses hashes).
+pub fn words(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = Vec::new();
+    for line in text.lines() {
+        for_each_word(line, &mut buf, |w| {
+            out.push(String::from_utf8_lossy(w).into_owned());
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn via_unicode(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        unicode_words(line, &mut buf, &mut |w: &[u8]| {
+            out.push(String::from_utf8_lossy(w).into_owned())
+        });
+        out
+    }
+
+    fn via_ascii(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        ascii_words(line.as_bytes(), &mut buf, &mut |w: &[u8]| {
+            out.push(String::from_utf8_lossy(w).into_owned())
+        });
+        out
+    }
+
+    #[test]
+    fn folds_case_punctuation_and_width() {
+        assert_eq!(
+            words("Don't PANIC: the U.S. paid $1,000.50 (approx.)"),
+            vec!["dont", "panic", "the", "us", "paid", "100050", "approx"]
+        );
+        assert_eq!(words("Straße STRASSE"), vec!["strasse", "strasse"]);
+        // NFKC folds full-width forms and ligatures.
+        assert_eq!(words("ＡＢＣ ﬁle"), vec!["abc", "file"]);
+    }
+
+    #[test]
+    fn non_latin_scripts_tokenise() {
+        // Hindi: vowel signs (marks) stay inside the word.
+        assert_eq!(words("भारत ने कहा।"), vec!["भारत", "ने", "कहा"]);
+        // Urdu: Arabic letters, Urdu full stop dropped.
+        assert_eq!(words("پاکستان نے کہا۔"), vec!["پاکستان", "نے", "کہا"]);
+        assert_eq!(words("Größe „Zitat“"), vec!["grösse", "zitat"]);
+    }
+
+    #[test]
+    fn ascii_fast_path_agrees_with_unicode_path() {
+        for s in [
+            "Hello, world! It's 3.14 or 1,000;000 a:b a.1 1.a __x__ x_y _ ' . ,",
+            "e-mail: foo@bar.com http://x.y/z?a=1&b=2 #tag @user",
+            "U.S.A. isn't 'quoted' \"double\" (paren) [bracket] {brace}",
+            "a'b'c 1'2 a:1 1:2 9,a a,9 ...a... 'tis rock'n'roll",
+        ] {
+            assert_eq!(via_ascii(s), via_unicode(s), "{s}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn ascii_paths_agree(s in "[ -~]{0,80}") {
+            prop_assert_eq!(via_ascii(&s), via_unicode(&s));
+        }
+
+        #[test]
+        fn any_text_tokenises_without_panic(s in "\\PC{0,200}") {
+            let _ = words(&s);
+        }
+    }
+}
