@@ -33,6 +33,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Dedup a JSON Lines stream: articles in, unique articles, annotations or stories out.
     Dedup(mode::dedup::DedupArgs),
+    /// Score the engine against gold cluster labels: pairwise P/R/F1, adjusted Rand index, diagnostics.
+    Eval(mode::eval::EvalArgs),
+    /// Throughput per stage, peak memory and quality on a synthetic corpus or a JSON Lines file.
+    Bench(mode::bench::BenchArgs),
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -52,6 +56,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dedup(args) => {
             mode::dedup::run(&args)?;
+        }
+        Command::Eval(args) => {
+            mode::eval::run(&args)?;
+        }
+        Command::Bench(args) => {
+            mode::bench::run(&args)?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -29,6 +29,8 @@
 //! - [`dedup`]: the pure core: shingles, MinHash, LSH, match rule, merge policy, [`Engine`].
 //! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.
 //! - [`mode`]: one module per subcommand of the `syndedup` binary.
+//! - [`eval`]: clustering quality metrics (pairwise P/R/F1, adjusted Rand index); [`synth`]: the
+//!   seeded synthetic corpus with known truth that `syndedup bench` runs on.
 //!
 //! ## Using the engine from Rust
 //!
@@ -50,10 +52,12 @@
 pub mod config;
 pub mod dedup;
 pub mod error;
+pub mod eval;
 pub mod jsonl;
 pub mod mode;
 pub mod model;
 pub mod normalize;
+pub mod synth;
 
 pub use config::Config;
 pub use dedup::{Engine, EngineConfig};
