@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::json;
 
+use crate::dedup::cluster::MIN_LEAD_SIMILARITY;
 use crate::dedup::{Engine, EngineConfig, Fingerprint, MatchRule, PairScore};
 use crate::eval::{clusters_by_size, score, worst_pairs, Labels, Scores};
 use crate::jsonl::{parse_line, LineReader, ReadOutcome};
@@ -209,10 +210,10 @@ fn run_engine(config: EngineConfig, path: &Path) -> anyhow::Result<(Vec<Seen>, V
 }
 
 /// The similarity the match rule sees for a pair (as in provenance scores): the Jaccard
-/// estimate, or containment when the length ratio allows it, whichever is higher.
+/// estimate, or containment when the length ratio and the lead allow it, whichever is higher.
 fn similarity(rule: MatchRule, a: &Fingerprint, b: &Fingerprint) -> (f32, PairScore) {
-    let pair = PairScore::new(a.jaccard(b), a.shingles, b.shingles);
-    let s = if pair.length_ratio >= rule.min_length_ratio {
+    let pair = PairScore::new(a.jaccard(b), a.shingles, b.shingles).with_lead(a.lead_similarity(b));
+    let s = if pair.length_ratio >= rule.min_length_ratio && pair.lead >= MIN_LEAD_SIMILARITY {
         pair.jaccard.max(pair.containment)
     } else {
         pair.jaccard
@@ -294,6 +295,7 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
             "jaccard": round4(pair.jaccard),
             "containment": round4(pair.containment),
             "length_ratio": round4(pair.length_ratio),
+            "lead": round4(pair.lead),
         })
     };
     let largest: Vec<serde_json::Value> = pred_groups
