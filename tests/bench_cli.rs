@@ -62,6 +62,8 @@ fn json_report_has_throughput_stages_memory_and_quality() {
     assert!(v["ari"].is_number());
     if cfg!(target_os = "linux") {
         assert!(v["peak_memory_bytes"].as_u64().unwrap() > 0);
+        assert!(v["cpu_seconds"].as_f64().unwrap() >= 0.0);
+        assert!(v["main_thread_waited_seconds"].as_f64().unwrap() >= 0.0);
     }
     // Mean article around 4-5 KB.
     let mean = v["bytes"].as_f64().unwrap() / 300.0;

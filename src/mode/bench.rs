@@ -2,7 +2,8 @@
 //! (or a JSON Lines file), and `--write-corpus` so other tools run on exactly the same data.
 //!
 //! The corpus is held in memory before the clock starts, so reading or generating it is never
-//! timed. Stages are timed around each call: parse (`jsonl::parse_line`), prepare (normalise and
+//! timed. Stages are timed with the calling thread's CPU clock around each call, so time spent
+//! waiting for a core on a busy machine is not charged to them: parse (`jsonl::parse_line`), prepare (normalise and
 //! shingle, `Engine::prepare`), sign (learned boilerplate and MinHash, `Engine::fingerprint`) and
 //! index+match+merge (`Engine::insert`; the merge step is a few comparisons inside it and is not
 //! timed apart). Normalisation alone is timed in a separate pass over the same bodies after the
@@ -247,6 +248,50 @@ fn reset_peak() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// A per-thread CPU clock: time this thread spent running, in nanoseconds. Stage timings use it
+/// rather than the wall clock so that a loaded machine (time spent waiting for a core) does not
+/// count against a stage. Unix only; elsewhere it falls back to a monotonic wall clock.
+#[cfg(unix)]
+fn cpu_now() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec through a valid pointer and reads nothing else.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return 0;
+    }
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(not(unix))]
+fn cpu_now() -> u64 {
+    use std::sync::OnceLock;
+    static START: OnceLock<Instant> = OnceLock::new();
+    let d = START.get_or_init(Instant::now).elapsed();
+    d.as_nanos().min(u64::MAX as u128) as u64
+}
+
+/// CPU seconds of the whole process so far (user + system, every thread, finished ones included),
+/// from `/proc/self/stat` in clock ticks of 1/100 s (Linux's USER_HZ).
+fn process_cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // The command name may hold spaces; the fields after it are fixed.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
+/// Nanoseconds the calling thread spent runnable but waiting for a core (`schedstat`).
+fn waited_seconds() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let ns: f64 = s.split_whitespace().nth(1)?.parse().ok()?;
+    Some(ns / 1e9)
+}
+
 #[derive(Default)]
 struct Clocks {
     parse: AtomicU64,
@@ -255,23 +300,17 @@ struct Clocks {
     insert: AtomicU64,
 }
 
-fn nanos(d: Duration) -> u64 {
-    d.as_nanos().min(u64::MAX as u128) as u64
-}
-
 /// One line after parse and prepare.
 type Staged = Option<(InputArticle, Prepared)>;
 
 fn stage_one(engine_prep: &crate::dedup::Preparer, line: &[u8], clocks: &Clocks) -> Staged {
-    let t0 = Instant::now();
+    let t0 = cpu_now();
     let parsed = parse_line(line);
-    let t1 = Instant::now();
-    clocks.parse.fetch_add(nanos(t1 - t0), Ordering::Relaxed);
+    let t1 = cpu_now();
+    clocks.parse.fetch_add(t1 - t0, Ordering::Relaxed);
     let input = parsed.ok()?;
     let prepared = engine_prep.prepare(input.article.meta.outlet.as_deref(), &input.article.body);
-    clocks
-        .prepare
-        .fetch_add(nanos(t1.elapsed()), Ordering::Relaxed);
+    clocks.prepare.fetch_add(cpu_now() - t1, Ordering::Relaxed);
     Some((input, prepared))
 }
 
@@ -292,22 +331,18 @@ impl Sink<'_> {
             return;
         };
         let meta = input.article.meta;
-        let t0 = Instant::now();
+        let t0 = cpu_now();
         let fp = self.engine.fingerprint(meta.outlet.as_deref(), &prepared);
-        let t1 = Instant::now();
+        let t1 = cpu_now();
         let time = meta
             .published
             .map(|p| p.timestamp())
             .unwrap_or_else(|| self.engine.clock());
         let id = meta.id.clone();
         let decision = self.engine.insert(meta, &fp, time);
-        let t2 = Instant::now();
-        self.clocks
-            .sign
-            .fetch_add(nanos(t1 - t0), Ordering::Relaxed);
-        self.clocks
-            .insert
-            .fetch_add(nanos(t2 - t1), Ordering::Relaxed);
+        let t2 = cpu_now();
+        self.clocks.sign.fetch_add(t1 - t0, Ordering::Relaxed);
+        self.clocks.insert.fetch_add(t2 - t1, Ordering::Relaxed);
         self.outcome.push((index, id, decision.story.0));
     }
 }
@@ -385,22 +420,22 @@ fn run_stages(
 
 /// Times normalisation alone (HTML to text, folding, words) over every body, after the run.
 fn normalise_pass(corpus: &Corpus) -> Duration {
-    let mut total = Duration::ZERO;
+    let mut total = 0u64;
     let mut buf = Vec::with_capacity(32);
     let mut words = 0usize;
     for i in 0..corpus.lines.len() {
         let Ok(input) = parse_line(corpus.line(i)) else {
             continue;
         };
-        let t = Instant::now();
+        let t = cpu_now();
         let text = body_text(&input.article.body);
         for line in text.split('\n') {
             for_each_word(line, &mut buf, |w| words += w.len());
         }
-        total += t.elapsed();
+        total += cpu_now() - t;
     }
     std::hint::black_box(words);
-    total
+    Duration::from_nanos(total)
 }
 
 fn quality(corpus: &Corpus, outcome: &Outcome) -> Option<Scores> {
@@ -463,10 +498,17 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     let rss_before = proc_status("VmRSS:");
     let peak_reset = reset_peak();
     let clocks = Clocks::default();
+    let (cpu_before, waited_before) = (process_cpu_seconds(), waited_seconds());
     let started = Instant::now();
     let (engine, outcome, rejected) =
         run_stages(engine, &corpus, args.threads.get(), &clocks, &bar);
     let wall = started.elapsed().as_secs_f64();
+    let cpu = process_cpu_seconds()
+        .zip(cpu_before)
+        .map(|(after, before)| after - before);
+    let waited = waited_seconds()
+        .zip(waited_before)
+        .map(|(after, before)| after - before);
     bar.finish_and_clear();
     let peak = proc_status("VmHWM:");
     let normalise = normalise_pass(&corpus).as_secs_f64();
@@ -505,6 +547,9 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
         "seconds": wall,
         "articles_per_sec": per_sec(wall),
         "mb_per_sec": mb_per_sec(wall),
+        "cpu_seconds": cpu,
+        "articles_per_cpu_sec": cpu.map(per_sec),
+        "main_thread_waited_seconds": waited,
         "engine_articles_per_sec": per_sec(engine_seconds),
         "stages": {
             "parse": stage(parse),
@@ -597,6 +642,15 @@ fn table(out: &serde_json::Value, stages: &[(&str, f64)], wall: f64, engine: f64
     }
     row(&mut s, "engine (prepare+sign+insert)", engine, false);
     row(&mut s, "end to end (wall clock)", wall, false);
+    if let Some(cpu) = out["cpu_seconds"].as_f64() {
+        row(&mut s, "end to end (process CPU time)", cpu, false);
+    }
+    if let Some(w) = out["main_thread_waited_seconds"].as_f64() {
+        let _ = writeln!(
+            s,
+            "the main thread waited {w:.3} s for a free core (machine load)"
+        );
+    }
     let mb = |v: &serde_json::Value| match v.as_f64() {
         Some(b) => format!("{:.1} MB", b / 1e6),
         None => "unknown".to_string(),
