@@ -33,6 +33,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Dedup a JSON Lines stream: articles in, unique articles, annotations or stories out.
     Dedup(mode::dedup::DedupArgs),
+    /// Poll the configured outlets: as a daemon, or one cycle with --once.
+    Run(mode::run::RunArgs),
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -53,6 +55,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dedup(args) => {
             mode::dedup::run(&args)?;
         }
+        Command::Run(args) => mode::run::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -28,6 +28,7 @@
 //! - [`normalize`]: HTML to text, folding, tokenising, boilerplate.
 //! - [`dedup`]: the pure core: shingles, MinHash, LSH, match rule, merge policy, [`Engine`].
 //! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.
+//! - [`poll`]: the feed poller behind `syndedup run`: fetching, item identity, schedules.
 //! - [`mode`]: one module per subcommand of the `syndedup` binary.
 //!
 //! ## Using the engine from Rust
@@ -54,6 +55,7 @@ pub mod jsonl;
 pub mod mode;
 pub mod model;
 pub mod normalize;
+pub mod poll;
 
 pub use config::Config;
 pub use dedup::{Engine, EngineConfig};
