@@ -842,8 +842,8 @@ fn add_item(
     };
     let prepared = engine.prepare(&article);
     let fp = engine.fingerprint(Some(outlet), &prepared);
-    let time = article.meta.published.map_or(first_seen, |p| p.timestamp());
-    let decision = engine.insert(article.meta, &fp, time);
+    // The window runs on first-seen time: feeds misdate items, and expiry uses the wall clock.
+    let decision = engine.insert(article.meta, &fp, first_seen);
     item.body = article.body;
     (decision, item)
 }
