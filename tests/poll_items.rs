@@ -177,7 +177,7 @@ async fn stories_output_lists_canonical_and_copies() {
     let wire = body("echo");
     let (ua, _) = mutable_feed(rss(&[("w1", "Wire", "https://w.example/1", &wire)])).await;
     let longer = format!(
-        "{wire}<p>Additional reporting by our correspondent in the capital city today.</p>"
+        "{wire}<p>The minister also said that a second round of negotiations was planned for the spring in the northern city.</p>"
     );
     let (ub, _) = mutable_feed(rss(&[("p1", "Paper", "https://p.example/1", &longer)])).await;
     let dir = tempfile::tempdir().expect("tmp");

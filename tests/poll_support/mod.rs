@@ -61,12 +61,63 @@ pub fn rss_with(items: &[Item<'_>], channel_extra: &str) -> String {
     s
 }
 
-/// A story-length body, different per seed word.
+/// A story-length body: two paragraphs of words drawn from the seed, so different seeds give
+/// unrelated texts and the same seed the same text.
 pub fn body(seed: &str) -> String {
-    format!(
-        "<p>{seed} officials said on Monday that the talks about the {seed} river dam would resume \
-         after the holidays, with delegations from both countries expected in the capital.</p>\
-         <p>The {seed} project has been delayed for years by disputes over water rights and \
-         funding, and engineers warned that costs were rising every month.</p>"
-    )
+    const WORDS: [&str; 48] = [
+        "talks",
+        "river",
+        "dam",
+        "minister",
+        "said",
+        "monday",
+        "holidays",
+        "delegation",
+        "capital",
+        "water",
+        "rights",
+        "funding",
+        "engineers",
+        "warned",
+        "costs",
+        "rising",
+        "month",
+        "project",
+        "delayed",
+        "years",
+        "dispute",
+        "border",
+        "trade",
+        "election",
+        "court",
+        "ruling",
+        "police",
+        "storm",
+        "harvest",
+        "market",
+        "shares",
+        "bank",
+        "rates",
+        "strike",
+        "union",
+        "school",
+        "hospital",
+        "vaccine",
+        "festival",
+        "museum",
+        "league",
+        "final",
+        "coach",
+        "airport",
+        "railway",
+        "bridge",
+        "budget",
+        "parliament",
+    ];
+    let word = |i: u64| {
+        let h = xxhash_rust::xxh3::xxh3_64(format!("{seed}/{i}").as_bytes());
+        WORDS[(h % WORDS.len() as u64) as usize]
+    };
+    let para = |from: u64| (from..from + 30).map(word).collect::<Vec<_>>().join(" ");
+    format!("<p>{seed} {}.</p><p>{}.</p>", para(0), para(30))
 }
