@@ -101,19 +101,13 @@ async fn last_modified_is_sent_back() {
     assert_eq!(poller.run_once().await.expect("run")[0].status, "304");
 }
 
-async fn retry_after_case(value: String, cap: &str) -> (u64, u64, u64, u64) {
+async fn retry_after_case(code: StatusCode, value: String, cap: &str) -> (u64, u64, u64, u64) {
     let limited = Router::new()
         .route(
             "/limited",
             get(move || {
                 let value = value.clone();
-                async move {
-                    feed_response(
-                        StatusCode::TOO_MANY_REQUESTS,
-                        &[("retry-after", value)],
-                        String::new(),
-                    )
-                }
+                async move { feed_response(code, &[("retry-after", value)], String::new()) }
             }),
         )
         .route(
@@ -136,7 +130,7 @@ async fn retry_after_case(value: String, cap: &str) -> (u64, u64, u64, u64) {
     );
     let mut poller = Poller::new(cfg).expect("poller");
     let reports = poller.run_once().await.expect("run");
-    assert_eq!(report(&reports, "limited").status, "429");
+    assert_eq!(report(&reports, "limited").status, code.as_str());
     assert_eq!(report(&reports, "other-host").status, "200");
     let host = format!("127.0.0.1:{}", a.port());
     (
@@ -149,7 +143,8 @@ async fn retry_after_case(value: String, cap: &str) -> (u64, u64, u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retry_after_seconds_delays_the_whole_host_only() {
-    let (host, limited, same, other) = retry_after_case("3000".into(), "6h").await;
+    let (host, limited, same, other) =
+        retry_after_case(StatusCode::TOO_MANY_REQUESTS, "3000".into(), "6h").await;
     assert!((2990..=3000).contains(&host), "{host}");
     assert!(limited >= 2990, "{limited}");
     assert!(
@@ -160,13 +155,14 @@ async fn retry_after_seconds_delays_the_whole_host_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn retry_after_http_date_is_honoured_and_capped() {
+async fn retry_after_http_date_on_503_is_honoured_and_capped() {
     let date = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(2000));
-    let (host, _, same, other) = retry_after_case(date, "6h").await;
+    let (host, _, same, other) =
+        retry_after_case(StatusCode::SERVICE_UNAVAILABLE, date, "6h").await;
     assert!((1980..=2000).contains(&host), "{host}");
     assert!(same >= 1980, "{same}");
     assert!(other <= 330, "{other}");
-    let (capped, ..) = retry_after_case("999999".into(), "1h").await;
+    let (capped, ..) = retry_after_case(StatusCode::TOO_MANY_REQUESTS, "999999".into(), "1h").await;
     assert!((3590..=3600).contains(&capped), "{capped}");
 }
 
@@ -280,17 +276,31 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     enc.finish().expect("gzip")
 }
 
+fn brotli(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    {
+        let mut w = brotli::CompressorWriter::new(&mut out, 4096, 5, 22);
+        w.write_all(data).expect("brotli");
+    }
+    out
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn gzip_is_decoded_and_a_gzip_bomb_stops_at_the_cap() {
-    let bomb = Arc::new(gzip(&vec![b' '; 16 * 1024 * 1024]));
-    assert!(bomb.len() < 100_000, "the bomb is small on the wire");
-    let good = Arc::new(gzip(two_items().as_bytes()));
-    let gz = |data: Arc<Vec<u8>>| {
+async fn gzip_and_brotli_are_decoded_and_bombs_stop_at_the_cap() {
+    let zeros = vec![b' '; 16 * 1024 * 1024];
+    let gz_bomb = Arc::new(gzip(&zeros));
+    let br_bomb = Arc::new(brotli(&zeros));
+    assert!(
+        gz_bomb.len() < 100_000 && br_bomb.len() < 100_000,
+        "small on the wire"
+    );
+    // Serves `data` with `Content-Encoding: encoding`.
+    let encoded = |encoding: &'static str, data: Arc<Vec<u8>>| {
         move || {
             let data = data.clone();
             async move {
                 Response::builder()
-                    .header("content-encoding", "gzip")
+                    .header("content-encoding", encoding)
                     .header("content-type", "application/rss+xml")
                     .body(Body::from(data.as_ref().clone()))
                     .expect("response")
@@ -298,28 +308,42 @@ async fn gzip_is_decoded_and_a_gzip_bomb_stops_at_the_cap() {
         }
     };
     let app = Router::new()
-        .route("/bomb", get(gz(bomb)))
-        .route("/good", get(gz(good)));
+        .route("/gzip-bomb", get(encoded("gzip", gz_bomb)))
+        .route("/br-bomb", get(encoded("br", br_bomb)))
+        .route(
+            "/gzip",
+            get(encoded("gzip", Arc::new(gzip(two_items().as_bytes())))),
+        )
+        .route(
+            "/br",
+            get(encoded("br", Arc::new(brotli(two_items().as_bytes())))),
+        );
     let addr = serve(app).await;
     let cfg = config(
         &[
-            ("bomb", format!("http://{addr}/bomb")),
-            ("good", format!("http://{addr}/good")),
+            ("gzip-bomb", format!("http://{addr}/gzip-bomb")),
+            ("br-bomb", format!("http://{addr}/br-bomb")),
+            ("gzip", format!("http://{addr}/gzip")),
+            ("br", format!("http://{addr}/br")),
         ],
         &format!("{SCHEDULE}[fetch]\nmax_body_bytes = 1000000\n"),
     );
     let mut poller = Poller::new(cfg).expect("poller");
     let reports = poller.run_once().await.expect("run");
-    let bomb = report(&reports, "bomb");
-    assert!(
-        bomb.error
-            .as_deref()
-            .unwrap_or("")
-            .contains("after decompression"),
-        "{bomb:?}"
-    );
-    let good = report(&reports, "good");
-    assert_eq!((good.status.as_str(), good.new), ("200", 2), "{good:?}");
+    for name in ["gzip-bomb", "br-bomb"] {
+        let bomb = report(&reports, name);
+        assert!(
+            bomb.error
+                .as_deref()
+                .unwrap_or("")
+                .contains("after decompression"),
+            "{bomb:?}"
+        );
+    }
+    for name in ["gzip", "br"] {
+        let good = report(&reports, name);
+        assert_eq!((good.status.as_str(), good.new), ("200", 2), "{good:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
