@@ -514,3 +514,47 @@ async fn per_host_and_global_limits_hold() {
     poller.run_once().await.expect("run");
     assert_eq!(peak2.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_survives_a_serde_round_trip_into_a_new_poller() {
+    let app = Router::new()
+        .route(
+            "/plain",
+            get(|| async { feed_response(StatusCode::OK, &[], two_items()) }),
+        )
+        .route(
+            "/feed",
+            get(|h: HeaderMap| async move {
+                if h.get(header::IF_NONE_MATCH).is_some_and(|v| v == "\"v9\"") {
+                    feed_response(StatusCode::NOT_MODIFIED, &[], String::new())
+                } else {
+                    feed_response(StatusCode::OK, &[("etag", "\"v9\"".into())], two_items())
+                }
+            }),
+        );
+    let addr = serve(app).await;
+    let outlets = [
+        ("a", format!("http://{addr}/feed")),
+        ("b", format!("http://{addr}/plain")),
+    ];
+    let mut first = Poller::new(config(&outlets, SCHEDULE)).expect("poller");
+    let r = first.run_once().await.expect("run");
+    assert_eq!((r[0].new, r[1].new), (2, 2));
+    let saved = serde_json::to_string(&first.state()).expect("serialize");
+
+    let mut second = Poller::new(config(&outlets, SCHEDULE)).expect("poller");
+    second.restore(serde_json::from_str(&saved).expect("deserialize"));
+    let due = secs_until(second.next_due("a").expect("due"));
+    assert!(
+        (290..=330).contains(&due),
+        "the saved next poll time holds: {due}"
+    );
+    let r = second.run_once().await.expect("run");
+    assert_eq!(r[0].status, "304", "the saved ETag is sent");
+    assert_eq!(
+        (r[1].status.as_str(), r[1].new),
+        ("200", 0),
+        "seen items are remembered"
+    );
+    assert_eq!(second.state().seen.len(), 4);
+}
