@@ -305,3 +305,26 @@ impl Fetcher {
 fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_and_host_keys() {
+        let s = Source::parse("https://Example.org/feed.xml").expect("url");
+        assert_eq!(s.host_key(), "example.org:443");
+        let s = Source::parse("http://127.0.0.1:8080/a").expect("url");
+        assert_eq!(s.host_key(), "127.0.0.1:8080");
+        assert_eq!(
+            Source::parse("file:///tmp/feed.xml").expect("file url"),
+            Source::File(PathBuf::from("/tmp/feed.xml"))
+        );
+        assert_eq!(
+            Source::parse("feeds/a.xml").expect("path"),
+            Source::File(PathBuf::from("feeds/a.xml"))
+        );
+        let err = Source::parse("http://").expect_err("no host").to_string();
+        assert!(err.contains("http://"), "{err}");
+    }
+}
