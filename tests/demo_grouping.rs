@@ -16,7 +16,7 @@ const EXPECTED: &[(&str, &str, &str)] = &[
     ("wire.xml", "meridian:20261126-1520:port-day2", "port-day2"),
     ("wire.xml", "meridian:20261126-1030:recall", "recall"),
     ("wire.xml", "meridian:20261126-0415:monsoon", "monsoon"),
-    ("ledger.xml", "https://dailyledger.example/world/valdoria-rate-hike-governor-lef-vre-says-peak-is-near-as-key-202611251355.html", "bank"),
+    ("ledger.xml", "https://dailyledger.example/world/valdoria-rate-hike-governor-lefevre-says-peak-is-near-as-key-202611251355.html", "bank"),
     ("ledger.xml", "https://dailyledger.example/world/port-calloway-strike-4-200-dockers-down-tools-over-robot-cra-202611250715.html", "port"),
     ("ledger.xml", "https://dailyledger.example/world/brightforge-hearth-3-thermostat-recall-is-your-device-affect-202611261140.html", "recall"),
     ("ledger.xml", "https://dailyledger.example/city/millbrook-street-bakery-wins-national-sourdough-prize.html", "sourdough"),

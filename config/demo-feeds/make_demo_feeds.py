@@ -207,8 +207,9 @@ def html(paras):
     return "\n".join(f"<p>{escape(p)}</p>" for p in paras)
 
 def slug(t):
-    import re
-    return re.sub(r"[^a-z0-9]+", "-", t.lower()).strip("-")[:60]
+    import re, unicodedata
+    ascii_text = unicodedata.normalize("NFKD", t).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")[:60]
 
 def rss(path, title, link, desc, items, encoding="UTF-8", lang="en"):
     out = [f'<?xml version="1.0" encoding="{encoding}"?>',
