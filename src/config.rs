@@ -85,7 +85,7 @@ pub struct DedupConfig {
 }
 
 fn default_threshold() -> f64 {
-    0.5
+    0.7
 }
 fn default_shingle_size() -> NonZeroUsize {
     NonZeroUsize::new(5).expect("nonzero")
@@ -94,10 +94,10 @@ fn default_permutations() -> NonZeroUsize {
     NonZeroUsize::new(128).expect("nonzero")
 }
 fn default_containment() -> f64 {
-    0.8
+    0.85
 }
 fn default_min_length_ratio() -> f64 {
-    0.4
+    0.35
 }
 fn default_window() -> Duration {
     Duration::from_secs(3 * 24 * 3600)
