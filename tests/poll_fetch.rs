@@ -558,3 +558,70 @@ async fn state_survives_a_serde_round_trip_into_a_new_poller() {
     );
     assert_eq!(second.state().seen.len(), 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_leaves_a_blocked_host_alone() {
+    let ok_hits = Arc::new(AtomicUsize::new(0));
+    let other_hits = Arc::new(AtomicUsize::new(0));
+    let (h1, h2) = (ok_hits.clone(), other_hits.clone());
+    let a = serve(
+        Router::new()
+            .route(
+                "/limited",
+                get(|| async {
+                    feed_response(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        &[("retry-after", "3600".into())],
+                        String::new(),
+                    )
+                }),
+            )
+            .route(
+                "/ok",
+                get(move || {
+                    h1.fetch_add(1, Ordering::SeqCst);
+                    async { feed_response(StatusCode::OK, &[], two_items()) }
+                }),
+            ),
+    )
+    .await;
+    let b = serve(Router::new().route(
+        "/ok",
+        get(move || {
+            h2.fetch_add(1, Ordering::SeqCst);
+            async { feed_response(StatusCode::OK, &[], two_items()) }
+        }),
+    ))
+    .await;
+    let cfg = config(
+        &[
+            ("limited", format!("http://{a}/limited")),
+            ("same-host", format!("http://{a}/ok")),
+            ("other-host", format!("http://{b}/ok")),
+        ],
+        SCHEDULE,
+    );
+    let mut poller = Poller::new(cfg).expect("poller");
+    // "same-host" is due a little after the daemon starts (as if restored from a store), by
+    // which time "limited" has been told to come back in an hour.
+    let mut state = poller.state();
+    let soon = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+        + 1;
+    state.outlets.get_mut("same-host").expect("outlet").next_due = Some(soon);
+    poller.restore(state);
+    let totals = poller
+        .run_until(tokio::time::sleep(Duration::from_millis(2500)))
+        .await
+        .expect("run");
+    assert_eq!(totals.polls, 2, "{totals:?}");
+    assert_eq!(
+        ok_hits.load(Ordering::SeqCst),
+        0,
+        "the blocked host was polled"
+    );
+    assert_eq!(other_hits.load(Ordering::SeqCst), 1);
+    assert!(secs_until(poller.next_due("same-host").expect("due")) >= 3590);
+}
