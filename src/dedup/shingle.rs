@@ -113,6 +113,15 @@ impl Preparer {
         self.k
     }
 
+    /// The identity key of one line of text, as [`ParagraphSpan::key`] computes it (`None` when
+    /// the line has no words). Lets diagnostics map learned boilerplate keys back to text.
+    pub fn paragraph_key(line: &str) -> Option<u64> {
+        let mut words = Vec::new();
+        let mut buf = Vec::new();
+        for_each_word(line, &mut buf, |w| words.push(word_hash(w)));
+        (!words.is_empty()).then(|| paragraph_key(&words))
+    }
+
     /// Normalises `body` (plain text or HTML) and shingles it, marking built-in and configured
     /// boilerplate. `outlet` selects the outlet's own patterns.
     pub fn prepare(&self, outlet: Option<&str>, body: &str) -> Prepared {
@@ -200,6 +209,16 @@ mod tests {
         );
         let b = preparer(5).prepare(None, "First paragraph here & more.\nSecond one.");
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn paragraph_keys_match_prepared_keys() {
+        let p = preparer(5).prepare(None, "Share this article\nReal text here.");
+        assert_eq!(
+            Preparer::paragraph_key("SHARE this article!"),
+            Some(p.paragraphs[0].key)
+        );
+        assert_eq!(Preparer::paragraph_key(" ... "), None);
     }
 
     #[test]
