@@ -26,7 +26,7 @@ use crate::config::{Config, FeedConfig, FeedFormat, MergeCriterion, OutletConfig
 use crate::dedup::merge::{Candidate, MergePolicy};
 use crate::error::Result;
 use crate::model::{Copy, StoryId, StoryView};
-use crate::normalize::looks_like_html;
+use crate::normalize::{html_to_text, looks_like_html};
 
 pub use write::write_atomic;
 
@@ -307,10 +307,9 @@ impl FeedBuilder {
         let title = canonical
             .title
             .as_deref()
-            .map(str::trim)
+            .map(plain_text)
             .filter(|t| !t.is_empty())
-            .unwrap_or("Untitled story")
-            .to_string();
+            .unwrap_or_else(|| "Untitled story".to_string());
         let content_html = content
             .body(&canonical.id)
             .map(|b| sanitize_html(&b))
@@ -371,8 +370,23 @@ fn source_ref(c: &Copy) -> SourceRef {
             .clone()
             .unwrap_or_else(|| UNKNOWN_OUTLET.to_string()),
         url: c.url.as_deref().and_then(safe_url),
-        title: c.title.clone(),
+        title: c.title.as_deref().map(plain_text).filter(|t| !t.is_empty()),
     }
+}
+
+/// A title as plain text on one line: markup and entities some feeds put in titles are
+/// resolved (script and style dropped), control characters removed.
+pub fn plain_text(title: &str) -> String {
+    let text = if looks_like_html(title) {
+        Cow::Owned(html_to_text(title))
+    } else {
+        Cow::Borrowed(title)
+    };
+    text.split_whitespace()
+        .map(|w| w.chars().filter(|c| !c.is_control()).collect::<String>())
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The URL if it is an absolute http(s) URL; anything else (`javascript:`, `data:`, relative
@@ -385,8 +399,9 @@ pub fn safe_url(raw: &str) -> Option<String> {
 /// A body as safe HTML: HTML goes through ammonia (scripts, event handlers, `javascript:` URLs
 /// and unknown tags removed, tag soup repaired); plain text becomes escaped paragraphs.
 pub fn sanitize_html(body: &str) -> String {
-    if looks_like_html(body) {
-        ammonia::clean(body)
+    let body = xml_text(body);
+    if looks_like_html(&body) {
+        ammonia::clean(&body)
     } else {
         body.split("\n\n")
             .map(str::trim)
@@ -433,6 +448,16 @@ mod tests {
         );
         let html = sanitize_html("<p onclick=\"x()\">hi<script>alert(1)</script></p>");
         assert_eq!(html, "<p>hi</p>");
+    }
+
+    #[test]
+    fn titles_become_plain_text() {
+        assert_eq!(
+            plain_text("  Fish &amp; chips\n<b>now</b> "),
+            "Fish & chips now"
+        );
+        assert_eq!(plain_text("<script>alert(1)</script>Hi\u{7}!"), "Hi!");
+        assert_eq!(plain_text("a < b"), "a < b");
     }
 
     #[test]
