@@ -445,3 +445,30 @@ fn files_are_written_atomically_per_format() {
     assert!(msg.contains("no-such-dir"), "{msg}");
     assert!(!missing.exists());
 }
+
+#[test]
+fn publish_writes_every_feed_and_reports_unwritable_ones() {
+    let mut config = config();
+    let base = tempfile::tempdir().unwrap();
+    // "world" gets a directory that is a file: its write fails, the others go on.
+    let blocker = base.path().join("blocked");
+    std::fs::write(&blocker, b"not a directory").unwrap();
+    config.feeds[2].dir = Some(blocker.clone());
+    let (engine, bodies) = run(&config, &items());
+    let (rendered, errors) = emit::publish(&config, base.path(), &engine.stories(), &bodies, now());
+    assert_eq!(rendered.len(), 3);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].to_string().contains("blocked"), "{}", errors[0]);
+    for name in ["all", "wire-daily"] {
+        for ext in ["atom", "rss", "json"] {
+            let path = base.path().join("feeds").join(format!("{name}.{ext}"));
+            let bytes = std::fs::read(&path).unwrap();
+            let parsed = parse(&bytes);
+            assert!(ids(&parsed)
+                .iter()
+                .all(|id| id.starts_with(&format!("urn:syndedup:{name}:"))));
+        }
+    }
+    let world = rendered.iter().find(|r| r.name == "world").unwrap();
+    assert_eq!(world.formats.len(), 3);
+}

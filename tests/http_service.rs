@@ -12,7 +12,7 @@ use common::*;
 use reqwest::header;
 use reqwest::StatusCode;
 use syndedup::config::FeedFormat;
-use syndedup::emit::FeedBuilder;
+use syndedup::emit::{self, FeedBuilder};
 use syndedup::http::{self, PollResult, ServiceState, SharedState, StoryRecord};
 
 fn at(h: u32, m: u32) -> DateTime<Utc> {
@@ -24,26 +24,15 @@ fn cycle_state() -> SharedState {
     let config = config();
     let (engine, bodies) = run(&config, &items());
     let stories = engine.stories();
+    let dir = tempfile::tempdir().unwrap();
+    let (rendered, errors) = emit::publish(&config, dir.path(), &stories, &bodies, at(12, 0));
+    assert!(errors.is_empty(), "{errors:?}");
     let mut state = ServiceState::new();
-    for feed in &config.feeds {
-        let doc = FeedBuilder::new(feed, &config).build(&stories, &bodies, at(12, 0));
-        for &format in &feed.formats {
-            state.set_feed(&feed.name, format, doc.render(format), at(12, 0));
-        }
-    }
+    assert_eq!(state.set_feeds(rendered, at(12, 0)), 9);
     state.set_stories(
         stories
             .into_iter()
-            .map(|v| {
-                let updated = v
-                    .copies
-                    .iter()
-                    .filter_map(|c| c.published)
-                    .max()
-                    .map(|p| p.with_timezone(&Utc))
-                    .unwrap_or_else(|| at(12, 0));
-                StoryRecord::from_view(v, updated)
-            })
+            .map(|v| StoryRecord::latest(v, at(12, 0)))
             .collect(),
     );
     state.health.store_reachable = true;

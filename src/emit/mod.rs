@@ -145,6 +145,60 @@ pub fn write_feed(
     Ok(out)
 }
 
+/// One feed rendered in its configured formats.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RenderedFeed {
+    pub name: String,
+    pub formats: Vec<(FeedFormat, Vec<u8>)>,
+}
+
+/// One cycle's output: builds every `[[feed]]` of `config` from `stories`, writes each file
+/// atomically under [`feed_dir`] (relative to `base`, the config file's directory; created when
+/// missing) and returns the rendered feeds for the HTTP service. A feed whose files cannot be
+/// written is still returned (the service can serve it); the errors come beside, each naming
+/// the path, so the caller can log and count them and go on.
+pub fn publish(
+    config: &Config,
+    base: &Path,
+    stories: &[StoryView],
+    content: &dyn ContentLookup,
+    now: DateTime<Utc>,
+) -> (Vec<RenderedFeed>, Vec<crate::error::Error>) {
+    let mut rendered = Vec::with_capacity(config.feeds.len());
+    let mut errors = Vec::new();
+    for feed in &config.feeds {
+        let doc = FeedBuilder::new(feed, config).build(stories, content, now);
+        let dir = feed_dir(feed, base);
+        let dir_ok = match std::fs::create_dir_all(&dir) {
+            Ok(()) => true,
+            Err(source) => {
+                errors.push(crate::error::Error::Io {
+                    action: "cannot create feed directory",
+                    path: dir.clone(),
+                    source,
+                });
+                false
+            }
+        };
+        let mut formats = Vec::with_capacity(feed.formats.len());
+        for &format in &feed.formats {
+            let bytes = doc.render(format);
+            if dir_ok {
+                if let Err(e) = write_atomic(&dir.join(file_name(&feed.name, format)), &bytes) {
+                    errors.push(e);
+                }
+            }
+            formats.push((format, bytes));
+        }
+        tracing::debug!(feed = %feed.name, entries = doc.entries.len(), "Feed rendered.");
+        rendered.push(RenderedFeed {
+            name: feed.name.clone(),
+            formats,
+        });
+    }
+    (rendered, errors)
+}
+
 /// Which outlets a feed covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {

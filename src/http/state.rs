@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::config::FeedFormat;
+use crate::emit::RenderedFeed;
 use crate::jsonl::{copies_json, IdStyle};
 use crate::model::{ArticleMeta, StoryId, StoryView};
 
@@ -57,6 +58,18 @@ impl StoryRecord {
             view,
             updated,
         }
+    }
+
+    /// A record dated by its latest copy (`published`), or `fallback` when no copy has a date.
+    pub fn latest(view: StoryView, fallback: DateTime<Utc>) -> Self {
+        let updated = view
+            .copies
+            .iter()
+            .filter_map(|c| c.published)
+            .max()
+            .map(|p| p.with_timezone(&Utc))
+            .unwrap_or(fallback);
+        StoryRecord::from_view(view, updated)
     }
 
     /// `{"story", "canonical": {...}, "copies": [{"id","outlet","url","title","published","score"}, ...]}`.
@@ -169,6 +182,18 @@ impl ServiceState {
             },
         );
         true
+    }
+
+    /// Publishes every format of each rendered feed (see [`crate::emit::publish`]); returns how
+    /// many bodies changed.
+    pub fn set_feeds(&mut self, feeds: Vec<RenderedFeed>, now: DateTime<Utc>) -> usize {
+        let mut changed = 0;
+        for feed in feeds {
+            for (format, bytes) in feed.formats {
+                changed += usize::from(self.set_feed(&feed.name, format, bytes, now));
+            }
+        }
+        changed
     }
 
     pub fn feed(&self, name: &str, format: FeedFormat) -> Option<&FeedBody> {
