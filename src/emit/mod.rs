@@ -481,6 +481,74 @@ pub(crate) fn xml_text(s: &str) -> Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ArticleMeta;
+
+    fn copy(id: &str, outlet: &str, published: &str) -> Copy {
+        Copy {
+            id: id.to_string(),
+            outlet: Some(outlet.to_string()),
+            url: Some(format!("https://{outlet}.example/{id}")),
+            title: Some(id.to_string()),
+            published: Some(chrono::DateTime::parse_from_rfc3339(published).unwrap()),
+            score: 1.0,
+        }
+    }
+
+    #[test]
+    fn out_of_scope_canonical_is_replaced_by_priority_then_earliest() {
+        let config = Config::parse(
+            r#"
+            [[outlet]]
+            name = "x"
+            url = "https://x.example/feed"
+            priority = 9
+            [[outlet]]
+            name = "b"
+            url = "https://b.example/feed"
+            [[outlet]]
+            name = "c"
+            url = "https://c.example/feed"
+            [[outlet]]
+            name = "d"
+            url = "https://d.example/feed"
+            [[feed]]
+            name = "f"
+            outlets = ["b", "c"]
+            [[feed]]
+            name = "g"
+            outlets = ["b", "c", "d"]
+            [merge]
+            outlet_priority = ["d"]
+            "#,
+            Path::new("t.toml"),
+        )
+        .unwrap();
+        let view = StoryView {
+            story: StoryId(7),
+            canonical: ArticleMeta {
+                id: "x1".into(),
+                outlet: Some("x".into()),
+                ..ArticleMeta::default()
+            },
+            copies: vec![
+                copy("x1", "x", "2024-01-01T08:00:00Z"),
+                copy("b1", "b", "2024-01-01T10:00:00Z"),
+                copy("c1", "c", "2024-01-01T09:00:00Z"),
+                copy("d1", "d", "2024-01-01T11:00:00Z"),
+            ],
+        };
+        let f = FeedBuilder::new(&config.feeds[0], &config);
+        assert_eq!(f.canonical(&view).map(|c| c.id.as_str()), Some("c1"));
+        let g = FeedBuilder::new(&config.feeds[1], &config);
+        assert_eq!(g.canonical(&view).map(|c| c.id.as_str()), Some("d1"));
+        let none = StoryView {
+            copies: vec![copy("x1", "x", "2024-01-01T08:00:00Z")],
+            ..view
+        };
+        assert!(f.canonical(&none).is_none());
+        let empty: HashMap<String, String> = HashMap::new();
+        assert!(f.entry(&none, &empty, Utc::now()).is_none());
+    }
 
     #[test]
     fn unsafe_urls_are_dropped() {

@@ -34,7 +34,7 @@ pub fn write(state: &SharedState) -> RwLockWriteGuard<'_, ServiceState> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedBody {
     pub bytes: Bytes,
-    /// A strong validator derived from the bytes: the same feed has the same ETag across restarts.
+    /// A weak validator derived from the bytes: the same feed has the same ETag across restarts.
     pub etag: String,
     /// When these bytes were first served (whole seconds, as HTTP dates carry).
     pub last_modified: DateTime<Utc>,
@@ -168,7 +168,9 @@ impl ServiceState {
         bytes: Vec<u8>,
         now: DateTime<Utc>,
     ) -> bool {
-        let etag = format!("\"{:032x}\"", xxh3_128(&bytes));
+        // Weak, because the compression layer may serve the same content gzipped: the two
+        // encodings are not byte-identical, which a strong validator would promise.
+        let etag = format!("W/\"{:032x}\"", xxh3_128(&bytes));
         let key = (name.to_string(), format);
         if self.feeds.get(&key).is_some_and(|f| f.etag == etag) {
             return false;
