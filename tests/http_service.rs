@@ -206,11 +206,11 @@ async fn feeds_answer_200_then_304_and_change_with_the_content() {
 #[tokio::test]
 async fn feeds_are_gzipped_when_asked() {
     let state = cycle_state();
-    let expected = http::read(&state)
-        .feed("all", FeedFormat::Rss)
-        .unwrap()
-        .bytes
-        .clone();
+    let (expected, pregzipped) = {
+        let s = http::read(&state);
+        let f = s.feed("all", FeedFormat::Rss).unwrap();
+        (f.bytes.clone(), f.gzip.clone())
+    };
     let server = Server::start(state).await;
     let raw = reqwest::Client::builder().no_gzip().build().unwrap();
     let r = raw
@@ -222,7 +222,11 @@ async fn feeds_are_gzipped_when_asked() {
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
     assert!(r.headers().contains_key(header::ETAG));
+    let vary: Vec<_> = r.headers().get_all(header::VARY).iter().collect();
+    assert_eq!(vary, ["accept-encoding"]);
     let compressed = r.bytes().await.unwrap();
+    // Served from the copy compressed once at publication, not per request.
+    assert_eq!(compressed, pregzipped);
     assert!(compressed.len() < expected.len());
     let mut plain = Vec::new();
     flate2::read::GzDecoder::new(&compressed[..])
@@ -230,9 +234,26 @@ async fn feeds_are_gzipped_when_asked() {
         .unwrap();
     assert_eq!(plain, expected);
 
-    let r = raw.get(server.url("/feeds/all.rss")).send().await.unwrap();
-    assert!(!r.headers().contains_key(header::CONTENT_ENCODING));
-    assert_eq!(r.bytes().await.unwrap(), expected);
+    for refuses in [None, Some("gzip;q=0"), Some("identity")] {
+        let mut req = raw.get(server.url("/feeds/all.rss"));
+        if let Some(v) = refuses {
+            req = req.header(header::ACCEPT_ENCODING, v);
+        }
+        let r = req.send().await.unwrap();
+        assert!(
+            !r.headers().contains_key(header::CONTENT_ENCODING),
+            "{refuses:?}"
+        );
+        assert_eq!(r.bytes().await.unwrap(), expected);
+    }
+    // Other responses are compressed on the fly by the compression layer.
+    let r = raw
+        .get(server.url("/api/stories"))
+        .header(header::ACCEPT_ENCODING, "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[header::CONTENT_ENCODING], "gzip");
     server.stop().await;
 }
 

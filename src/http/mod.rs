@@ -104,6 +104,21 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
         .any(|t| t.trim() == "*" || bare(t) == ours)
 }
 
+/// True when an `Accept-Encoding` value accepts gzip: `gzip`, `x-gzip` or `*` with a nonzero
+/// quality.
+fn accepts_gzip(accept_encoding: &str) -> bool {
+    accept_encoding.split(',').any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .filter_map(|q| q.trim().parse::<f32>().ok())
+            .next()
+            .unwrap_or(1.0);
+        matches!(coding.as_str(), "gzip" | "x-gzip" | "*") && q > 0.0
+    })
+}
+
 fn http_date(t: DateTime<Utc>) -> String {
     httpdate::fmt_http_date(SystemTime::from(t))
 }
@@ -165,6 +180,17 @@ async fn feed(
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(format)),
     );
+    validators.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    let gzip = headers
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(accepts_gzip);
+    if gzip && !body.gzip.is_empty() {
+        // The compression layer leaves responses that already carry an encoding alone.
+        validators.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        return (StatusCode::OK, validators, body.gzip).into_response();
+    }
     (StatusCode::OK, validators, body.bytes).into_response()
 }
 
@@ -286,6 +312,17 @@ mod tests {
         assert!(etag_matches("*", etag));
         assert!(!etag_matches("\"abd\"", etag));
         assert!(!etag_matches("", etag));
+    }
+
+    #[test]
+    fn accept_encoding_forms() {
+        assert!(accepts_gzip("gzip"));
+        assert!(accepts_gzip("br;q=1.0, gzip;q=0.8, *;q=0.1"));
+        assert!(accepts_gzip("GZIP"));
+        assert!(accepts_gzip("*"));
+        assert!(!accepts_gzip("gzip;q=0"));
+        assert!(!accepts_gzip("br, deflate"));
+        assert!(!accepts_gzip("identity"));
     }
 
     #[test]

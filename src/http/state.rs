@@ -34,6 +34,9 @@ pub fn write(state: &SharedState) -> RwLockWriteGuard<'_, ServiceState> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedBody {
     pub bytes: Bytes,
+    /// The same bytes gzipped once at publication, so the hot path of feed readers (which
+    /// nearly all accept gzip) does not compress the same feed on every request.
+    pub gzip: Bytes,
     /// A weak validator derived from the bytes: the same feed has the same ETag across restarts.
     pub etag: String,
     /// When these bytes were first served (whole seconds, as HTTP dates carry).
@@ -98,6 +101,16 @@ pub fn meta_json(meta: &ArticleMeta) -> Value {
         "title": meta.title,
         "published": meta.published.map(|p| p.to_rfc3339()),
     })
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(
+        Vec::with_capacity(bytes.len() / 4 + 64),
+        flate2::Compression::best(),
+    );
+    // Writing into a Vec cannot fail.
+    let _ = std::io::Write::write_all(&mut enc, bytes);
+    enc.finish().unwrap_or_default()
 }
 
 /// One outlet's row on the status page.
@@ -175,9 +188,11 @@ impl ServiceState {
         if self.feeds.get(&key).is_some_and(|f| f.etag == etag) {
             return false;
         }
+        let gzip = gzip(&bytes);
         self.feeds.insert(
             key,
             FeedBody {
+                gzip: Bytes::from(gzip),
                 bytes: Bytes::from(bytes),
                 etag,
                 last_modified: now.trunc_subsecs(0),
