@@ -33,6 +33,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Dedup a JSON Lines stream: articles in, unique articles, annotations or stories out.
     Dedup(mode::dedup::DedupArgs),
+    /// Validate a config file and report every problem, each naming its key.
+    Check(mode::check::CheckArgs),
+    /// Print [[outlet]] tables for every feed in an OPML file, ready to paste into a config.
+    ImportOpml(mode::import_opml::ImportOpmlArgs),
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -53,6 +57,8 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dedup(args) => {
             mode::dedup::run(&args)?;
         }
+        Command::Check(args) => return mode::check::run(&args),
+        Command::ImportOpml(args) => return mode::import_opml::run(&args),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -290,6 +290,15 @@ impl<W: Write> Sink<W> {
     }
 
     fn finish(mut self) -> anyhow::Result<Summary> {
+        let (bands, rows) = self.engine.bands();
+        tracing::debug!(
+            bands,
+            rows,
+            articles = self.engine.len(),
+            index_bytes = self.engine.index_bytes(),
+            bytes_per_article = self.engine.index_bytes() / self.engine.len().max(1),
+            "engine index size"
+        );
         if self.emit == Emit::Stories {
             for view in self.engine.stories() {
                 let raw = self
@@ -425,6 +434,9 @@ pub fn run(args: &DedupArgs) -> anyhow::Result<Summary> {
 
 const BATCH: usize = 256;
 
+/// A numbered batch of raw lines for the stage-1 workers.
+type Job = (u64, Vec<ReadOutcomeOwned>);
+
 fn run_threaded<W: Write + Send>(
     threads: usize,
     preparer: &Preparer,
@@ -434,9 +446,8 @@ fn run_threaded<W: Write + Send>(
     progress: &Progress,
 ) -> anyhow::Result<Sink<W>> {
     std::thread::scope(|scope| {
-        let (work_tx, work_rx) = sync_channel::<(u64, Vec<ReadOutcomeOwned>)>(threads * 2);
-        let work_rx: Arc<Mutex<Receiver<(u64, Vec<ReadOutcomeOwned>)>>> =
-            Arc::new(Mutex::new(work_rx));
+        let (work_tx, work_rx) = sync_channel::<Job>(threads * 2);
+        let work_rx: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = sync_channel::<(u64, Vec<Staged>)>(threads * 2);
         for _ in 0..threads {
             let work_rx = work_rx.clone();
