@@ -27,7 +27,7 @@ fn cycle_state() -> SharedState {
     let dir = tempfile::tempdir().unwrap();
     let (rendered, errors) = emit::publish(&config, dir.path(), &stories, &bodies, at(12, 0));
     assert!(errors.is_empty(), "{errors:?}");
-    let mut state = ServiceState::new();
+    let mut state = ServiceState::for_config(&config);
     assert_eq!(state.set_feeds(rendered, at(12, 0)), 9);
     state.set_stories(
         stories
@@ -651,6 +651,11 @@ async fn status_page_shows_outlet_errors_escaped() {
         .expect("Herald row");
     assert!(herald_row.contains("2024-01-01T12:01:00Z"), "{herald_row}");
     assert!(herald_row.contains("error"), "{herald_row}");
+    let wire_row = page
+        .lines()
+        .find(|l| l.contains("<td>Wire</td>"))
+        .expect("Wire row before its first poll");
+    assert!(wire_row.contains("not polled yet"), "{wire_row}");
     assert!(page.contains("Monsoon arrives early"));
     assert!(page.contains("href=\"https://daily.example/d2\""));
     assert!(page.contains("/feeds/world.atom"));

@@ -168,6 +168,16 @@ impl ServiceState {
         ServiceState::default()
     }
 
+    /// A state with a row for every enabled `[[outlet]]`, so the status page lists outlets
+    /// before their first poll.
+    pub fn for_config(config: &crate::config::Config) -> Self {
+        let mut state = ServiceState::new();
+        for outlet in config.outlets.iter().filter(|o| o.enabled) {
+            state.set_outlet(OutletStatus::new(outlet.name.clone()));
+        }
+        state
+    }
+
     pub fn shared(self) -> SharedState {
         Arc::new(RwLock::new(self))
     }
