@@ -37,6 +37,12 @@ pub enum Command {
     Eval(mode::eval::EvalArgs),
     /// Throughput per stage, peak memory and quality on a synthetic corpus or a JSON Lines file.
     Bench(mode::bench::BenchArgs),
+    /// Validate a config file and report every problem, each naming its key.
+    Check(mode::check::CheckArgs),
+    /// Print [[outlet]] tables for every feed in an OPML file, ready to paste into a config.
+    ImportOpml(mode::import_opml::ImportOpmlArgs),
+    /// Poll the configured outlets: as a daemon, or one cycle with --once.
+    Run(mode::run::RunArgs),
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -63,6 +69,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => {
             mode::bench::run(&args)?;
         }
+        Command::Check(args) => return mode::check::run(&args),
+        Command::ImportOpml(args) => return mode::import_opml::run(&args),
+        Command::Run(args) => mode::run::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

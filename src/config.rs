@@ -479,7 +479,8 @@ impl Config {
         for outlet in &mut self.outlets {
             let is_url = outlet.url.starts_with("http://") || outlet.url.starts_with("https://");
             let is_file_url = outlet.url.starts_with("file://");
-            if !is_url && !is_file_url && Path::new(&outlet.url).is_relative() {
+            let other_scheme = outlet.url.contains("://");
+            if !is_url && !is_file_url && !other_scheme && Path::new(&outlet.url).is_relative() {
                 outlet.url = base.join(&outlet.url).display().to_string();
             }
         }

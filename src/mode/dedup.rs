@@ -290,6 +290,15 @@ impl<W: Write> Sink<W> {
     }
 
     fn finish(mut self) -> anyhow::Result<Summary> {
+        let (bands, rows) = self.engine.bands();
+        tracing::debug!(
+            bands,
+            rows,
+            articles = self.engine.len(),
+            index_bytes = self.engine.index_bytes(),
+            bytes_per_article = self.engine.index_bytes() / self.engine.len().max(1),
+            "engine index size"
+        );
         if self.emit == Emit::Stories {
             for view in self.engine.stories() {
                 let raw = self

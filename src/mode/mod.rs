@@ -2,5 +2,8 @@
 //! `run` function; `main.rs` only dispatches.
 
 pub mod bench;
+pub mod check;
 pub mod dedup;
 pub mod eval;
+pub mod import_opml;
+pub mod run;
