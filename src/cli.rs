@@ -33,6 +33,8 @@ pub enum LogFormat {
 pub enum Command {
     /// Dedup a JSON Lines stream: articles in, unique articles, annotations or stories out.
     Dedup(mode::dedup::DedupArgs),
+    /// List recent stories from the store (read-only; works while the daemon runs).
+    Stories(mode::stories::StoriesArgs),
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -53,6 +55,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dedup(args) => {
             mode::dedup::run(&args)?;
         }
+        Command::Stories(args) => mode::stories::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

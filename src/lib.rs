@@ -29,6 +29,7 @@
 //! - [`dedup`]: the pure core: shingles, MinHash, LSH, match rule, merge policy, [`Engine`].
 //! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.
 //! - [`mode`]: one module per subcommand of the `syndedup` binary.
+//! - [`store`]: persistent state in SQLite behind the narrow [`store::Store`] trait.
 //!
 //! ## Using the engine from Rust
 //!
@@ -54,6 +55,7 @@ pub mod jsonl;
 pub mod mode;
 pub mod model;
 pub mod normalize;
+pub mod store;
 
 pub use config::Config;
 pub use dedup::{Engine, EngineConfig};

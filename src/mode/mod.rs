@@ -2,3 +2,4 @@
 //! `run` function; `main.rs` only dispatches.
 
 pub mod dedup;
+pub mod stories;
