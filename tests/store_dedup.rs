@@ -25,13 +25,14 @@ fn run(args: &[&str], stdin: &str) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn syndedup");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait")
+    // Feed standard input from another thread: the child writes output while it reads, and
+    // a full pipe on both sides would otherwise block both processes.
+    let mut pipe = child.stdin.take().expect("stdin");
+    let input = stdin.to_string();
+    let feeder = std::thread::spawn(move || pipe.write_all(input.as_bytes()));
+    let output = child.wait_with_output().expect("wait");
+    feeder.join().expect("feeder").expect("write stdin");
+    output
 }
 
 fn ok(args: &[&str], stdin: &str) -> (Vec<serde_json::Value>, String) {
@@ -404,4 +405,33 @@ fn threads_do_not_change_what_state_skips_or_emits() {
     }
     assert_eq!(outputs[0], ["a1", "c1", "f1"]);
     assert_eq!(outputs[0], outputs[1]);
+}
+
+#[test]
+fn runs_longer_than_one_transaction_skip_repeats_on_both_sides_of_a_commit() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("state.db");
+    let db = db.to_str().expect("path");
+    // Every word is unique to its article: no two articles match.
+    let body = |i: usize| -> String {
+        (0..40)
+            .map(|w| format!("w{i}x{w}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let mut lines: Vec<String> = (0..2100)
+        .map(|i| line(&format!("n{i}"), "Wire", "2024-03-01T10:00:00Z", &body(i)))
+        .collect();
+    // Repeat lines from the first committed transaction and from the open one.
+    let repeats: Vec<String> = (0..50)
+        .chain(2050..2100)
+        .map(|i| lines[i].clone())
+        .collect();
+    lines.extend(repeats);
+    let (out, stderr) = ok(&["dedup", "--state", db, "--quiet"], &lines.join("\n"));
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(out.len(), 2100);
+    let (out, stderr) = ok(&["dedup", "--state", db], &lines.join("\n"));
+    assert!(out.is_empty());
+    assert!(stderr.contains("2200 already seen"), "{stderr}");
 }

@@ -257,7 +257,11 @@ impl<W: Write> Sink<W> {
                     let (hash, seen) = state.check(meta, &input.article.body)?;
                     if seen {
                         self.summary.already_seen += 1;
-                        return state.maybe_commit(false);
+                        if state.due() {
+                            self.out.flush()?;
+                            state.commit()?;
+                        }
+                        return Ok(());
                     }
                     content_hash = hash;
                 }
@@ -318,9 +322,11 @@ impl<W: Write> Sink<W> {
                     }
                 }
                 if let Some(state) = self.state.as_mut() {
-                    // Output first: a crash between the two repeats lines rather than losing them.
-                    self.out.flush()?;
-                    state.maybe_commit(false)?;
+                    if state.due() {
+                        // Output first: a crash in between repeats lines rather than losing them.
+                        self.out.flush()?;
+                        state.commit()?;
+                    }
                 }
                 Ok(())
             }

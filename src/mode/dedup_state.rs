@@ -152,12 +152,13 @@ impl State {
         Ok(self.store.story(story)?.and_then(|s| s.canonical_payload))
     }
 
-    /// Commits when the batch is full; `force` commits whatever is queued.
-    pub fn maybe_commit(&mut self, force: bool) -> anyhow::Result<()> {
-        let lines = self.batch.items.len() + self.batch.seen.len();
-        if !force && lines < COMMIT_EVERY {
-            return Ok(());
-        }
+    /// True when the queued batch is full and should be committed.
+    pub fn due(&self) -> bool {
+        self.batch.items.len() + self.batch.seen.len() >= COMMIT_EVERY
+    }
+
+    /// Commits whatever is queued, in one transaction.
+    pub fn commit(&mut self) -> anyhow::Result<()> {
         let batch = std::mem::take(&mut self.batch);
         self.pending.clear();
         self.store.commit(&batch)?;
@@ -166,7 +167,7 @@ impl State {
 
     /// Commits the rest and deletes records past retention of the stream's final clock.
     pub fn finish(mut self, clock: i64) -> anyhow::Result<()> {
-        self.maybe_commit(true)?;
+        self.commit()?;
         self.store.expire(clock.saturating_sub(self.retention))?;
         Ok(())
     }
