@@ -33,6 +33,12 @@ pub enum LogFormat {
 pub enum Command {
     /// Dedup a JSON Lines stream: articles in, unique articles, annotations or stories out.
     Dedup(mode::dedup::DedupArgs),
+    /// Validate a config file and report every problem, each naming its key.
+    Check(mode::check::CheckArgs),
+    /// Print [[outlet]] tables for every feed in an OPML file, ready to paste into a config.
+    ImportOpml(mode::import_opml::ImportOpmlArgs),
+    /// Poll the configured outlets: as a daemon, or one cycle with --once.
+    Run(mode::run::RunArgs),
     /// List recent stories from the store (read-only; works while the daemon runs).
     Stories(mode::stories::StoriesArgs),
 }
@@ -55,6 +61,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dedup(args) => {
             mode::dedup::run(&args)?;
         }
+        Command::Check(args) => return mode::check::run(&args),
+        Command::ImportOpml(args) => return mode::import_opml::run(&args),
+        Command::Run(args) => mode::run::run(&args)?,
         Command::Stories(args) => mode::stories::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)

@@ -85,7 +85,7 @@ pub struct DedupConfig {
 }
 
 fn default_threshold() -> f64 {
-    0.5
+    0.7
 }
 fn default_shingle_size() -> NonZeroUsize {
     NonZeroUsize::new(5).expect("nonzero")
@@ -94,10 +94,10 @@ fn default_permutations() -> NonZeroUsize {
     NonZeroUsize::new(128).expect("nonzero")
 }
 fn default_containment() -> f64 {
-    0.8
+    0.85
 }
 fn default_min_length_ratio() -> f64 {
-    0.4
+    0.35
 }
 fn default_window() -> Duration {
     Duration::from_secs(3 * 24 * 3600)
@@ -479,7 +479,8 @@ impl Config {
         for outlet in &mut self.outlets {
             let is_url = outlet.url.starts_with("http://") || outlet.url.starts_with("https://");
             let is_file_url = outlet.url.starts_with("file://");
-            if !is_url && !is_file_url && Path::new(&outlet.url).is_relative() {
+            let other_scheme = outlet.url.contains("://");
+            if !is_url && !is_file_url && !other_scheme && Path::new(&outlet.url).is_relative() {
                 outlet.url = base.join(&outlet.url).display().to_string();
             }
         }

@@ -27,7 +27,10 @@
 //! - [`model`]: plain data passed between stages (`Article`, `Decision`, `StoryView`).
 //! - [`normalize`]: HTML to text, folding, tokenising, boilerplate.
 //! - [`dedup`]: the pure core: shingles, MinHash, LSH, match rule, merge policy, [`Engine`].
+//! - [`emit`]: cleaned output feeds (Atom, RSS, JSON Feed) and atomic file writing.
+//! - [`http`]: the read-only HTTP service (feeds, stories API, health, metrics, status page).
 //! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.
+//! - [`poll`]: the feed poller behind `syndedup run`: fetching, item identity, schedules.
 //! - [`mode`]: one module per subcommand of the `syndedup` binary.
 //! - [`store`]: persistent state in SQLite behind the narrow [`store::Store`] trait.
 //!
@@ -50,11 +53,14 @@
 
 pub mod config;
 pub mod dedup;
+pub mod emit;
 pub mod error;
+pub mod http;
 pub mod jsonl;
 pub mod mode;
 pub mod model;
 pub mod normalize;
+pub mod poll;
 pub mod store;
 
 pub use config::Config;

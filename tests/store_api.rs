@@ -369,6 +369,7 @@ fn an_edited_item_that_moves_leaves_no_empty_story() {
     let mut store = SqliteStore::open(&path).expect("open");
     let fp = Fingerprint {
         sig: vec![1; 128],
+        lead: vec![1; 16],
         shingles: 10,
         words: 14,
     };

@@ -4,9 +4,10 @@
 //! shingle counts `a <= b`, the estimated shared shingles are `J·(a+b)/(1+J)`; containment `C` is
 //! that share of the shorter text, and the length ratio is `a/b`. They are copies when
 //! - `J >= threshold` (whole-text similarity), or
-//! - `C >= containment` and `a/b >= min_length_ratio`: a truncated copy, or one wrapped in page
-//!   text, is mostly inside the other; the ratio floor keeps a live blog or digest, which holds a
-//!   whole short item among much else, from absorbing it.
+//! - `C >= containment`, `a/b >= min_length_ratio` and the two texts start alike (their lead
+//!   sketches, MinHash of the first 24 shingles, agree on at least half the slots): a truncated
+//!   copy is mostly inside its original and shares its lead. The ratio floor and the lead check
+//!   keep a live blog or digest, which holds a whole item among much else, from absorbing it.
 //!
 //! The score of a match is `max(J, C)` where `C` counts only when the ratio floor holds.
 //!
@@ -25,12 +26,17 @@ pub struct MatchRule {
     pub min_length_ratio: f32,
 }
 
+/// Lead similarity a containment match needs: the shorter text must start where the longer does.
+pub const MIN_LEAD_SIMILARITY: f32 = 0.5;
+
 /// How two texts compare.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PairScore {
     pub jaccard: f32,
     pub containment: f32,
     pub length_ratio: f32,
+    /// Similarity of the two texts' leads (their first shingles).
+    pub lead: f32,
 }
 
 impl PairScore {
@@ -46,6 +52,7 @@ impl PairScore {
                 jaccard: 0.0,
                 containment: 0.0,
                 length_ratio: 0.0,
+                lead: 0.0,
             };
         }
         let shared = jaccard * (small + large) / (1.0 + jaccard);
@@ -53,7 +60,14 @@ impl PairScore {
             jaccard,
             containment: (shared / small).min(1.0),
             length_ratio: small / large,
+            lead: 1.0,
         }
+    }
+
+    /// The same pair with its lead similarity set.
+    pub fn with_lead(mut self, lead: f32) -> Self {
+        self.lead = lead;
+        self
     }
 }
 
@@ -66,10 +80,18 @@ impl MatchRule {
         self.threshold.min(by_containment)
     }
 
+    /// True when containment alone would make the pair a match, before the lead is checked.
+    pub fn containment_applies(&self, pair: &PairScore) -> bool {
+        pair.jaccard < self.threshold
+            && pair.containment >= self.containment
+            && pair.length_ratio >= self.min_length_ratio
+    }
+
     /// `Some(score)` when the pair is a match.
     pub fn score(&self, pair: PairScore) -> Option<f32> {
-        let contained =
-            pair.containment >= self.containment && pair.length_ratio >= self.min_length_ratio;
+        let contained = pair.containment >= self.containment
+            && pair.length_ratio >= self.min_length_ratio
+            && pair.lead >= MIN_LEAD_SIMILARITY;
         if pair.jaccard >= self.threshold || contained {
             Some(if contained {
                 pair.jaccard.max(pair.containment)
@@ -87,9 +109,9 @@ mod tests {
     use super::*;
 
     const RULE: MatchRule = MatchRule {
-        threshold: 0.5,
-        containment: 0.8,
-        min_length_ratio: 0.4,
+        threshold: 0.7,
+        containment: 0.85,
+        min_length_ratio: 0.35,
     };
 
     /// Exact Jaccard of a text of `a` shingles against one of `b` sharing `shared`.
@@ -101,8 +123,8 @@ mod tests {
     fn truncated_and_wrapped_copies_match() {
         // First 60% of a 1000-shingle story.
         assert!(RULE.score(pair(600, 1000, 600)).is_some());
-        // First 45%: only containment carries it.
-        assert!(RULE.score(pair(450, 1000, 450)).is_some());
+        // First 40%: only containment carries it.
+        assert!(RULE.score(pair(400, 1000, 400)).is_some());
         // Wrapped in 30% extra page text.
         assert!(RULE.score(pair(1000, 1300, 1000)).is_some());
     }
@@ -115,13 +137,16 @@ mod tests {
         }
         // A live blog five times longer containing the whole item.
         assert!(RULE.score(pair(1000, 5000, 1000)).is_none());
+        // A page twice as long holding the whole item, but starting elsewhere.
+        assert!(RULE.score(pair(1000, 2000, 1000).with_lead(0.1)).is_none());
+        assert!(RULE.score(pair(1000, 2000, 1000).with_lead(0.9)).is_some());
     }
 
     #[test]
     fn lowest_jaccard_covers_containment_matches() {
         let low = RULE.lowest_jaccard();
         assert!(low < 0.5);
-        let edge = pair(400, 1000, 320);
+        let edge = pair(350, 1000, 298);
         assert!(RULE.score(edge).is_some());
         assert!(edge.jaccard >= low - 1e-6);
     }

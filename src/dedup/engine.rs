@@ -13,7 +13,7 @@ use crate::normalize::boilerplate::{BuiltinList, Learner, LearnerSettings, Patte
 use super::cluster::{MatchRule, PairScore};
 use super::lsh::{optimal_bands, LshIndex};
 use super::merge::{Candidate, MergePolicy};
-use super::minhash::{Fingerprint, Signer};
+use super::minhash::{lead_similarity, Fingerprint, Signer, LEAD_SLOTS};
 use super::shingle::{Prepared, Preparer};
 
 /// Everything the engine needs from the configuration.
@@ -96,6 +96,8 @@ pub struct Engine {
     index: LshIndex,
     /// 16-bit truncated signatures, `slots` per document (equal-slot counting needs no more).
     sigs: Vec<u16>,
+    /// 16-bit truncated lead sketches, `LEAD_SLOTS` per document.
+    leads: Vec<u16>,
     docs: Vec<Doc>,
     metas: Vec<ArticleMeta>,
     stories: Vec<Story>,
@@ -157,6 +159,7 @@ impl Engine {
             rule,
             policy,
             sigs: Vec::new(),
+            leads: Vec::new(),
             docs: Vec::new(),
             metas: Vec::new(),
             stories: Vec::new(),
@@ -325,7 +328,14 @@ impl Engine {
                     .zip(&self.sig16)
                     .filter(|(a, b)| a == b)
                     .count();
-                let pair = PairScore::new(equal as f32 / slots as f32, fp.shingles, other.shingles);
+                let mut pair =
+                    PairScore::new(equal as f32 / slots as f32, fp.shingles, other.shingles);
+                if self.rule.containment_applies(&pair) {
+                    let theirs =
+                        &self.leads[c as usize * LEAD_SLOTS..(c as usize + 1) * LEAD_SLOTS];
+                    let mine: Vec<u16> = fp.lead.iter().map(|&v| v as u16).collect();
+                    pair = pair.with_lead(lead_similarity(&mine, theirs));
+                }
                 if let Some(score) = self.rule.score(pair) {
                     let better = match best {
                         None => true,
@@ -373,6 +383,7 @@ impl Engine {
             indexed,
         });
         self.sigs.extend_from_slice(&self.sig16);
+        self.push_lead(fp);
         self.metas.push(meta);
         if indexed {
             let keys = self.keys_for_insert();
@@ -388,6 +399,13 @@ impl Engine {
             score: best.map(|(_, s)| s),
             became_canonical,
         }
+    }
+
+    fn push_lead(&mut self, fp: &Fingerprint) {
+        let start = self.leads.len();
+        self.leads
+            .extend(fp.lead.iter().take(LEAD_SLOTS).map(|&v| v as u16));
+        self.leads.resize(start + LEAD_SLOTS, u16::MAX);
     }
 
     fn keys_for_insert(&mut self) -> Vec<u32> {
@@ -466,6 +484,7 @@ impl Engine {
         });
         self.arrivals += 1;
         self.sigs.extend_from_slice(&self.sig16);
+        self.push_lead(fp);
         self.metas.push(meta);
         if indexed {
             self.index.keys(&self.sig16, &mut self.keys);
@@ -494,6 +513,7 @@ impl Engine {
         let old_docs = std::mem::take(&mut self.docs);
         let old_metas = std::mem::take(&mut self.metas);
         let old_sigs = std::mem::take(&mut self.sigs);
+        let old_leads = std::mem::take(&mut self.leads);
         let old_stories = std::mem::take(&mut self.stories);
         self.index.clear();
         self.exact.clear();
@@ -521,6 +541,9 @@ impl Engine {
                 d.story = slot;
                 let sig = &old_sigs[m as usize * slots..(m as usize + 1) * slots];
                 self.sigs.extend_from_slice(sig);
+                self.leads.extend_from_slice(
+                    &old_leads[m as usize * LEAD_SLOTS..(m as usize + 1) * LEAD_SLOTS],
+                );
                 if d.indexed {
                     let key = xxh3_64(
                         &sig.iter()
@@ -606,7 +629,10 @@ impl Engine {
         let sb = &self.sigs[b as usize * slots..(b as usize + 1) * slots];
         let equal = sa.iter().zip(sb).filter(|(x, y)| x == y).count();
         let pair = PairScore::new(equal as f32 / slots as f32, da.shingles, db.shingles);
-        let contained = pair.length_ratio >= self.rule.min_length_ratio;
+        let la = &self.leads[a as usize * LEAD_SLOTS..(a as usize + 1) * LEAD_SLOTS];
+        let lb = &self.leads[b as usize * LEAD_SLOTS..(b as usize + 1) * LEAD_SLOTS];
+        let contained = pair.length_ratio >= self.rule.min_length_ratio
+            && lead_similarity(la, lb) >= super::cluster::MIN_LEAD_SIMILARITY;
         if contained {
             pair.jaccard.max(pair.containment)
         } else {

@@ -14,11 +14,19 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::SignatureScheme;
 
+/// Slots of the lead sketch.
+pub const LEAD_SLOTS: usize = 16;
+/// Shingles at the start of the clean text that the lead sketch covers.
+pub const LEAD_SHINGLES: usize = 24;
+
 /// The signature of one text plus the sizes the match rule needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     /// One minimum per slot.
     pub sig: Vec<u32>,
+    /// A small MinHash of the first [`LEAD_SHINGLES`] shingles: where the text starts. A truncated
+    /// copy shares its original's lead; a live blog that quotes a story does not.
+    pub lead: Vec<u32>,
     /// Shingles that went into the signature (boilerplate excluded).
     pub shingles: u32,
     /// Words of clean text (boilerplate excluded): "fullest text" when choosing a canonical.
@@ -45,12 +53,19 @@ impl Fingerprint {
         equal as f32 / self.sig.len() as f32
     }
 
-    /// Serialises to bytes for storage: shingles, words, then the slots, all little-endian u32.
+    /// Estimated Jaccard similarity of the two texts' leads.
+    pub fn lead_similarity(&self, other: &Fingerprint) -> f32 {
+        lead_similarity(&self.lead, &other.lead)
+    }
+
+    /// Serialises to bytes for storage, all little-endian u32: shingles, words, slot count,
+    /// the slots, then the lead sketch.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(8 + 4 * self.sig.len());
+        let mut out = Vec::with_capacity(12 + 4 * (self.sig.len() + self.lead.len()));
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.words.to_le_bytes());
-        for v in &self.sig {
+        out.extend_from_slice(&(self.sig.len() as u32).to_le_bytes());
+        for v in self.sig.iter().chain(&self.lead) {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out
@@ -58,15 +73,21 @@ impl Fingerprint {
 
     /// The inverse of [`Fingerprint::to_bytes`]; `None` if the bytes are not a fingerprint.
     pub fn from_bytes(bytes: &[u8]) -> Option<Fingerprint> {
-        if bytes.len() < 8 || bytes.len() % 4 != 0 {
+        if bytes.len() < 12 || bytes.len() % 4 != 0 {
             return None;
         }
         let word =
             |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let slots = word(8) as usize;
+        let values: Vec<u32> = (12..bytes.len()).step_by(4).map(word).collect();
+        if values.len() < slots {
+            return None;
+        }
         Some(Fingerprint {
             shingles: word(0),
             words: word(4),
-            sig: (8..bytes.len()).step_by(4).map(word).collect(),
+            lead: values[slots..].to_vec(),
+            sig: values[..slots].to_vec(),
         })
     }
 }
@@ -98,6 +119,17 @@ pub struct Signer {
     slots: usize,
     a: Vec<u64>,
     b: Vec<u64>,
+    lead_a: [u64; LEAD_SLOTS],
+    lead_b: [u64; LEAD_SLOTS],
+}
+
+/// Share of equal values in two lead sketches (0 when either text had no words).
+pub fn lead_similarity<T: PartialEq + Copy>(a: &[T], b: &[T]) -> f32 {
+    if a.is_empty() || a.len() != b.len() {
+        return 0.0;
+    }
+    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
+    equal as f32 / a.len() as f32
 }
 
 impl Signer {
@@ -110,11 +142,20 @@ impl Signer {
                 .map(|_| (splitmix64(&mut state) | 1, splitmix64(&mut state)))
                 .unzip(),
         };
+        let mut lead_a = [0u64; LEAD_SLOTS];
+        let mut lead_b = [0u64; LEAD_SLOTS];
+        let mut lead_state = 0x1EAD_1EAD_1EAD_1EADu64;
+        for i in 0..LEAD_SLOTS {
+            lead_a[i] = splitmix64(&mut lead_state) | 1;
+            lead_b[i] = splitmix64(&mut lead_state);
+        }
         Signer {
             scheme,
             slots,
             a,
             b,
+            lead_a,
+            lead_b,
         }
     }
 
@@ -129,7 +170,15 @@ impl Signer {
     /// Signs the union of the given shingle slices. `words` is recorded for canonical selection.
     pub fn sign<'a>(&self, parts: impl IntoIterator<Item = &'a [u64]>, words: u32) -> Fingerprint {
         let mut sig = vec![EMPTY; self.slots];
+        let mut lead = vec![EMPTY; LEAD_SLOTS];
         let mut count = 0usize;
+        let parts: Vec<&[u64]> = parts.into_iter().collect();
+        for &h in parts.iter().flat_map(|p| p.iter()).take(LEAD_SHINGLES) {
+            for ((slot, &a), &b) in lead.iter_mut().zip(&self.lead_a).zip(&self.lead_b) {
+                let v = (a.wrapping_mul(h).wrapping_add(b) >> 32) as u32;
+                *slot = (*slot).min(v);
+            }
+        }
         match self.scheme {
             SignatureScheme::Oph => {
                 let k = self.slots as u64;
@@ -161,6 +210,7 @@ impl Signer {
         }
         Fingerprint {
             sig,
+            lead,
             shingles: count.min(u32::MAX as usize) as u32,
             words,
         }
@@ -268,7 +318,8 @@ mod tests {
     fn bytes_round_trip() {
         let s = Signer::new(SignatureScheme::Oph, 64);
         let f = s.sign([&set(0..50)[..]], 50);
-        assert_eq!(Fingerprint::from_bytes(&f.to_bytes()), Some(f));
+        assert_eq!(Fingerprint::from_bytes(&f.to_bytes()), Some(f.clone()));
         assert_eq!(Fingerprint::from_bytes(&[1, 2, 3]), None);
+        assert_eq!(f.lead.len(), LEAD_SLOTS);
     }
 }

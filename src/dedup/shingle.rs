@@ -1,5 +1,7 @@
-//! Word shingles: every run of `k` consecutive words inside a paragraph, hashed with xxh3 over
-//! the words' own xxh3 hashes. Shingles never cross a paragraph boundary, so a paragraph can be
+//! Word shingles: every run of `k` consecutive words inside a paragraph. Words are hashed with
+//! xxh3; a shingle's hash is a polynomial over its words' hashes, rolled from one shingle to the
+//! next in a few multiplications and finished with a 64-bit mixer (hashing `k` word hashes
+//! again with xxh3 per position cost more than all the rest of shingling). Shingles never cross a paragraph boundary, so a paragraph can be
 //! ignored (boilerplate) without leaving half-shingles behind. A paragraph shorter than `k`
 //! words yields one shingle of all its words, so short texts still get a usable signature.
 
@@ -40,19 +42,54 @@ impl Prepared {
     }
 }
 
-/// Shingles `n` words whose hashes are laid out little-endian in `bytes`.
-pub fn shingle_words(bytes: &[u8], n: usize, k: usize, out: &mut Vec<u64>) {
+const BASE: u64 = 0x9E37_79B9_7F4A_7C15;
+
+#[inline]
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// Shingles a paragraph given as word hashes: one hash per run of `k` words, or one for the
+/// whole paragraph when it is shorter than `k`.
+pub fn shingle_words(words: &[u64], k: usize, out: &mut Vec<u64>) {
+    let n = words.len();
     if n == 0 {
         return;
     }
+    let k = k.max(1);
     if n < k {
-        out.push(xxh3_64(&bytes[..8 * n]));
+        let s = words
+            .iter()
+            .fold(0u64, |s, &w| s.wrapping_mul(BASE).wrapping_add(w));
+        out.push(fmix64(s));
         return;
     }
+    // s = Σ w[i+j]·BASE^(k-1-j); rolling drops the oldest word and appends the next.
+    let top = (1..k).fold(1u64, |p, _| p.wrapping_mul(BASE));
+    let mut s = words[..k]
+        .iter()
+        .fold(0u64, |s, &w| s.wrapping_mul(BASE).wrapping_add(w));
     out.reserve(n + 1 - k);
-    for i in 0..=n - k {
-        out.push(xxh3_64(&bytes[8 * i..8 * (i + k)]));
+    out.push(fmix64(s));
+    for i in k..n {
+        s = s
+            .wrapping_sub(words[i - k].wrapping_mul(top))
+            .wrapping_mul(BASE)
+            .wrapping_add(words[i]);
+        out.push(fmix64(s));
     }
+}
+
+/// The identity of a paragraph: its words in order.
+fn paragraph_key(words: &[u64]) -> u64 {
+    let s = words.iter().fold(0x2545_F491_4F6C_DD1Du64, |s, &w| {
+        (s ^ w).wrapping_mul(0x0000_0100_0000_01B3).rotate_left(23)
+    });
+    fmix64(s ^ words.len() as u64)
 }
 
 /// Turns article bodies into [`Prepared`] texts. Cheap to clone and safe to share across threads.
@@ -76,6 +113,15 @@ impl Preparer {
         self.k
     }
 
+    /// The identity key of one line of text, as [`ParagraphSpan::key`] computes it (`None` when
+    /// the line has no words). Lets diagnostics map learned boilerplate keys back to text.
+    pub fn paragraph_key(line: &str) -> Option<u64> {
+        let mut words = Vec::new();
+        let mut buf = Vec::new();
+        for_each_word(line, &mut buf, |w| words.push(word_hash(w)));
+        (!words.is_empty()).then(|| paragraph_key(&words))
+    }
+
     /// Normalises `body` (plain text or HTML) and shingles it, marking built-in and configured
     /// boilerplate. `outlet` selects the outlet's own patterns.
     pub fn prepare(&self, outlet: Option<&str>, body: &str) -> Prepared {
@@ -86,18 +132,12 @@ impl Preparer {
             text_hash: 0,
         };
         let mut words: Vec<u64> = Vec::with_capacity(64);
-        let mut bytes: Vec<u8> = Vec::with_capacity(512);
         let mut buf: Vec<u8> = Vec::with_capacity(32);
         let mut keys: Vec<u8> = Vec::new();
         let mut cut = false;
         for line in text.split('\n') {
             words.clear();
-            bytes.clear();
-            for_each_word(line, &mut buf, |w| {
-                let h = word_hash(w);
-                words.push(h);
-                bytes.extend_from_slice(&h.to_le_bytes());
-            });
+            for_each_word(line, &mut buf, |w| words.push(word_hash(w)));
             if words.is_empty() {
                 continue;
             }
@@ -115,10 +155,10 @@ impl Preparer {
             if !boilerplate && !self.patterns.is_empty() {
                 boilerplate = self.patterns.matches(outlet, line.trim());
             }
-            let key = xxh3_64(&bytes);
+            let key = paragraph_key(&words);
             keys.extend_from_slice(&key.to_le_bytes());
             let start = out.shingles.len() as u32;
-            shingle_words(&bytes, words.len(), self.k, &mut out.shingles);
+            shingle_words(&words, self.k, &mut out.shingles);
             out.paragraphs.push(ParagraphSpan {
                 start,
                 end: out.shingles.len() as u32,
@@ -169,6 +209,16 @@ mod tests {
         );
         let b = preparer(5).prepare(None, "First paragraph here & more.\nSecond one.");
         assert_eq!(a, b);
+    }
+
+    #[test]
+    fn paragraph_keys_match_prepared_keys() {
+        let p = preparer(5).prepare(None, "Share this article\nReal text here.");
+        assert_eq!(
+            Preparer::paragraph_key("SHARE this article!"),
+            Some(p.paragraphs[0].key)
+        );
+        assert_eq!(Preparer::paragraph_key(" ... "), None);
     }
 
     #[test]

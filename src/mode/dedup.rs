@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, IsTerminal, Write};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -334,6 +334,15 @@ impl<W: Write> Sink<W> {
     }
 
     fn finish(mut self) -> anyhow::Result<Summary> {
+        let (bands, rows) = self.engine.bands();
+        tracing::debug!(
+            bands,
+            rows,
+            articles = self.engine.len(),
+            index_bytes = self.engine.index_bytes(),
+            bytes_per_article = self.engine.index_bytes() / self.engine.len().max(1),
+            "engine index size"
+        );
         if let (Emit::Stories, Some(state)) = (self.emit, self.state.as_mut()) {
             // Only the stories this run added to; one emitted before is marked as an update.
             let at = self.engine.clock();
@@ -499,6 +508,9 @@ pub fn run(args: &DedupArgs) -> anyhow::Result<Summary> {
 
 const BATCH: usize = 256;
 
+/// A numbered batch of raw lines for the stage-1 workers.
+type Job = (u64, Vec<ReadOutcomeOwned>);
+
 fn run_threaded<W: Write + Send>(
     threads: usize,
     preparer: &Preparer,
@@ -508,8 +520,8 @@ fn run_threaded<W: Write + Send>(
     progress: &Progress,
 ) -> anyhow::Result<Sink<W>> {
     std::thread::scope(|scope| {
-        let (work_tx, work_rx) = sync_channel::<(u64, Vec<ReadOutcomeOwned>)>(threads * 2);
-        let work_rx = Arc::new(Mutex::new(work_rx));
+        let (work_tx, work_rx) = sync_channel::<Job>(threads * 2);
+        let work_rx: Arc<Mutex<Receiver<Job>>> = Arc::new(Mutex::new(work_rx));
         let (done_tx, done_rx) = sync_channel::<(u64, Vec<Staged>)>(threads * 2);
         for _ in 0..threads {
             let work_rx = work_rx.clone();

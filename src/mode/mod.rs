@@ -1,5 +1,8 @@
 //! One module per subcommand of the `syndedup` binary. Each exposes its clap arguments and a
 //! `run` function; `main.rs` only dispatches.
 
+pub mod check;
 pub mod dedup;
+pub mod import_opml;
+pub mod run;
 pub mod stories;

@@ -22,44 +22,87 @@ pub fn for_each_word(line: &str, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) {
     }
 }
 
-/// The byte-level equivalent of [`unicode_words`] for ASCII input.
+/// Byte classes for the ASCII fast path.
+const SEP: u8 = 0;
+const LETTER: u8 = 1;
+const DIGIT: u8 = 2;
+const UNDERSCORE: u8 = 3;
+const MID: u8 = 4;
+
+const fn ascii_classes() -> [u8; 256] {
+    let mut t = [SEP; 256];
+    let mut b = 0;
+    while b < 128 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_alphabetic() {
+            LETTER
+        } else if c.is_ascii_digit() {
+            DIGIT
+        } else if c == b'_' {
+            UNDERSCORE
+        } else if matches!(c, b':' | b'.' | b'\'' | b',' | b';') {
+            MID
+        } else {
+            SEP
+        };
+        b += 1;
+    }
+    t
+}
+
+static CLASS: [u8; 256] = ascii_classes();
+
+/// The byte-level equivalent of [`unicode_words`] for ASCII input: one table lookup per byte,
+/// letters lower-cased into a stack buffer. A word longer than the buffer is folded again from
+/// its byte range into `buf` (its folded form is just its letters and digits, lower-cased).
 fn ascii_words(line: &[u8], buf: &mut Vec<u8>, f: &mut impl FnMut(&[u8])) {
+    const STACK: usize = 64;
     let n = line.len();
+    let mut word = [0u8; STACK];
     let mut i = 0;
     while i < n {
-        while i < n && !(line[i].is_ascii_alphanumeric() || line[i] == b'_') {
+        while i < n && !matches!(CLASS[line[i] as usize], LETTER | DIGIT | UNDERSCORE) {
             i += 1;
         }
         if i >= n {
             break;
         }
-        buf.clear();
-        let mut prev = 0u8;
+        let start = i;
+        let mut len = 0usize;
         while i < n {
             let c = line[i];
-            if c.is_ascii_alphanumeric() {
-                buf.push(c.to_ascii_lowercase());
-            } else if c == b'_' {
-                // ExtendNumLet joins words but is punctuation, so it is dropped.
-            } else {
-                let next = line.get(i + 1).copied().unwrap_or(0);
-                let letters = prev.is_ascii_alphabetic() && next.is_ascii_alphabetic();
-                let digits = prev.is_ascii_digit() && next.is_ascii_digit();
+            let class = CLASS[c as usize];
+            if class == LETTER || class == DIGIT {
+                word[len % STACK] = c.to_ascii_lowercase();
+                len += 1;
+            } else if class == MID {
+                // Inside a word, the byte before is the last one consumed.
+                let prev = CLASS[line[i - 1] as usize];
+                let next = CLASS[line.get(i + 1).copied().unwrap_or(0) as usize];
                 let joins = match c {
-                    b':' => letters,
-                    b'.' | b'\'' => letters || digits,
-                    b',' | b';' => digits,
-                    _ => false,
+                    b':' => prev == LETTER && next == LETTER,
+                    b'.' | b'\'' => prev == next && (prev == LETTER || prev == DIGIT),
+                    _ => prev == DIGIT && next == DIGIT,
                 };
                 if !joins {
                     break;
                 }
+            } else if class != UNDERSCORE {
+                break;
             }
-            prev = c;
             i += 1;
         }
-        if !buf.is_empty() {
+        if len > STACK {
+            buf.clear();
+            buf.extend(
+                line[start..i]
+                    .iter()
+                    .filter(|c| c.is_ascii_alphanumeric())
+                    .map(u8::to_ascii_lowercase),
+            );
             f(buf);
+        } else if len > 0 {
+            f(&word[..len]);
         }
     }
 }
@@ -162,8 +205,10 @@ mod tests {
             "e-mail: foo@bar.com http://x.y/z?a=1&b=2 #tag @user",
             "U.S.A. isn't 'quoted' \"double\" (paren) [bracket] {brace}",
             "a'b'c 1'2 a:1 1:2 9,a a,9 ...a... 'tis rock'n'roll",
+            &format!("short {} tail {}x", "Ab1_".repeat(30), "Z".repeat(63)),
         ] {
             assert_eq!(via_ascii(s), via_unicode(s), "{s}");
+            assert_eq!(via_ascii(s).concat(), via_unicode(s).concat());
         }
     }
 

@@ -35,6 +35,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::StoreConfig;
+use crate::dedup::cluster::MIN_LEAD_SIMILARITY;
+use crate::dedup::minhash::{lead_similarity, LEAD_SLOTS};
 use crate::dedup::{Engine, EngineConfig, Fingerprint, PairScore};
 use crate::error::Result;
 use crate::model::{ArticleMeta, Decision, StoryId};
@@ -244,14 +246,19 @@ fn similarity(a: &Fingerprint, b: &Fingerprint, min_length_ratio: f32) -> f32 {
     if a.sig.is_empty() || a.sig.len() != b.sig.len() {
         return 0.0;
     }
-    let equal = a
-        .sig
+    let low = |f: &Fingerprint, lead: bool| -> Vec<u16> {
+        let values = if lead { &f.lead } else { &f.sig };
+        values.iter().map(|&v| v as u16).collect()
+    };
+    let equal = low(a, false)
         .iter()
-        .zip(&b.sig)
-        .filter(|(x, y)| **x as u16 == **y as u16)
+        .zip(&low(b, false))
+        .filter(|(x, y)| x == y)
         .count();
     let pair = PairScore::new(equal as f32 / a.sig.len() as f32, a.shingles, b.shingles);
-    if pair.length_ratio >= min_length_ratio {
+    let contained = pair.length_ratio >= min_length_ratio
+        && lead_similarity(&low(a, true), &low(b, true)) >= MIN_LEAD_SIMILARITY;
+    if contained {
         pair.jaccard.max(pair.containment)
     } else {
         pair.jaccard
@@ -306,6 +313,7 @@ pub fn restore_engine(engine: &mut Engine, snapshot: &Snapshot) {
         // the epoch, then expire it. The counter stays, the placeholder goes.
         let empty = Fingerprint {
             sig: vec![0; engine.signer().slots()],
+            lead: vec![0; LEAD_SLOTS],
             shingles: 0,
             words: 0,
         };

@@ -1,0 +1,130 @@
+//! `syndedup run`: the daemon (poll every outlet on its schedule until SIGINT/SIGTERM) and
+//! `--once` (one poll of every enabled outlet, then a per-outlet table).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::poll::{OutletReport, Poller};
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// TOML config file with the `[[outlet]]` list and the `[fetch]`, `[schedule]`, `[output]` sections.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Poll every enabled outlet once, process, write, print a per-outlet table and exit.
+    #[arg(long)]
+    pub once: bool,
+}
+
+pub fn run(args: &RunArgs) -> anyhow::Result<()> {
+    let config = Config::load(&args.config)?;
+    if config.output.jsonl.is_none() {
+        warn!("no [output] jsonl is set: decisions are counted but not written");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let mut poller = Poller::new(config).context("cannot set up the poller")?;
+        if args.once {
+            let reports = poller.run_once().await?;
+            print!("{}", render_table(&reports));
+        } else {
+            info!(
+                outlets = poller.enabled_outlets(),
+                "daemon started; stop with SIGINT or SIGTERM"
+            );
+            let totals = poller.run_until(shutdown_signal()).await?;
+            info!(
+                polls = totals.polls,
+                failed = totals.failed,
+                new = totals.new,
+                duplicates = totals.duplicates,
+                "daemon stopped"
+            );
+        }
+        Ok(())
+    })
+}
+
+/// Resolves on SIGINT or SIGTERM. A signal that cannot be listened for is ignored rather than
+/// treated as received.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// The `--once` table: one aligned row per outlet.
+pub fn render_table(reports: &[OutletReport]) -> String {
+    let header = ["OUTLET", "STATUS", "ITEMS", "NEW", "DUPS", "TIME", "ERROR"];
+    let rows: Vec<[String; 7]> = reports
+        .iter()
+        .map(|r| {
+            [
+                r.outlet.clone(),
+                r.status.clone(),
+                r.items.to_string(),
+                r.new.to_string(),
+                r.duplicates.to_string(),
+                format!("{:.0}ms", r.elapsed.as_secs_f64() * 1000.0),
+                r.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let numeric = [false, false, true, true, true, true, false];
+    let mut out = String::new();
+    let mut line = |cells: &[&str]| {
+        let mut s = String::new();
+        for (k, cell) in cells.iter().enumerate() {
+            let pad = widths[k].saturating_sub(cell.chars().count());
+            if k > 0 {
+                s.push_str("  ");
+            }
+            if k == cells.len() - 1 {
+                s.push_str(cell);
+            } else if numeric[k] {
+                s.push_str(&" ".repeat(pad));
+                s.push_str(cell);
+            } else {
+                s.push_str(cell);
+                s.push_str(&" ".repeat(pad));
+            }
+        }
+        let _ = writeln!(out, "{}", s.trim_end());
+    };
+    line(&header);
+    for row in &rows {
+        let cells: Vec<&str> = row.iter().map(String::as_str).collect();
+        line(&cells);
+    }
+    out
+}

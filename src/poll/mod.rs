@@ -1,0 +1,948 @@
+//! The feed poller: fetches every enabled outlet on its schedule, turns new items into
+//! articles, runs them through the [`Engine`], and appends decisions to the output.
+//!
+//! - [`fetch`]: one polite fetch (validators, compression, caps, timeouts, redirects, `Retry-After`).
+//! - [`feed`]: bytes to items through feed-rs.
+//! - [`identity`]: our own item ids.
+//! - [`schedule`]: intervals, backoff, jitter; the per-outlet and per-host state a store persists.
+//!
+//! Concurrency: fetches run as tokio tasks, at most `fetch.concurrency` at once and at most
+//! `fetch.per_host_concurrency` per host. Parsing and the engine run on the blocking pool; the
+//! engine is sequential state, so it moves into one blocking task at a time and back.
+
+pub mod feed;
+pub mod fetch;
+pub mod identity;
+pub mod schedule;
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs::File;
+use std::future::Future;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::config::{Config, OutletConfig, OutputKind};
+use crate::dedup::{Engine, EngineConfig};
+use crate::error::{Error, Result};
+use crate::model::{Article, ArticleMeta, Decision};
+
+pub use feed::{parse_feed, FeedItem, ParsedFeed};
+pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
+pub use schedule::{HostState, OutletState};
+
+/// One item the poller has seen, per outlet and item id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeenItem {
+    /// xxh3 of the body: a changed body is processed again, an edited title alone is not.
+    pub content: u64,
+    /// Unix seconds; stands in for `published` when the feed gives no date.
+    pub first_seen: i64,
+    /// Unix seconds of the last poll that listed the item; old entries are forgotten.
+    pub last_seen: i64,
+}
+
+/// The "seen items" set: outlet name to item id to [`SeenItem`]. A store persists it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeenItems {
+    pub outlets: BTreeMap<String, HashMap<String, SeenItem>>,
+}
+
+impl SeenItems {
+    pub fn get(&self, outlet: &str, id: &str) -> Option<&SeenItem> {
+        self.outlets.get(outlet).and_then(|m| m.get(id))
+    }
+
+    pub fn len(&self) -> usize {
+        self.outlets.values().map(HashMap::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets items no poll has listed since `before` (Unix seconds).
+    pub fn expire(&mut self, before: i64) -> usize {
+        let mut dropped = 0;
+        for items in self.outlets.values_mut() {
+            let n = items.len();
+            items.retain(|_, s| s.last_seen >= before);
+            dropped += n - items.len();
+        }
+        dropped
+    }
+}
+
+/// Everything the poller knows between runs; a store saves and restores it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PollState {
+    pub outlets: BTreeMap<String, OutletState>,
+    pub hosts: BTreeMap<String, HostState>,
+    pub seen: SeenItems,
+}
+
+/// What one poll of one outlet gave: a row of the `run --once` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutletReport {
+    pub outlet: String,
+    /// The HTTP status ("200", "304"), "file" or "unchanged" for local files, or "error".
+    pub status: String,
+    pub error: Option<String>,
+    /// Items in the feed document.
+    pub items: usize,
+    /// Items processed: never seen before, or seen with a different body.
+    pub new: usize,
+    /// Processed items the engine filed into an existing story.
+    pub duplicates: usize,
+    pub elapsed: Duration,
+}
+
+/// Counters over a cycle (every poll between two moments when nothing was in flight).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CycleTotals {
+    pub polls: u64,
+    pub fresh: u64,
+    pub unchanged: u64,
+    pub failed: u64,
+    pub items: u64,
+    pub new: u64,
+    pub duplicates: u64,
+}
+
+struct HostGate {
+    permits: Arc<Semaphore>,
+    blocked_until: Mutex<Option<Instant>>,
+}
+
+impl HostGate {
+    fn blocked_until(&self) -> Option<Instant> {
+        self.blocked_until.lock().map(|g| *g).unwrap_or(None)
+    }
+
+    fn block_until(&self, until: Instant) {
+        if let Ok(mut g) = self.blocked_until.lock() {
+            *g = Some(g.map_or(until, |b| b.max(until)));
+        }
+    }
+}
+
+struct OutletRt {
+    cfg: OutletConfig,
+    source: std::result::Result<Source, String>,
+    host: String,
+    due: Instant,
+    in_flight: bool,
+    state: OutletState,
+}
+
+enum TaskResult {
+    Done {
+        outcome: FetchOutcome,
+        elapsed: Duration,
+    },
+    /// The host asked us to wait (Retry-After) while this fetch was queued.
+    Deferred,
+}
+
+/// The output file, opened on first write.
+struct Output {
+    path: PathBuf,
+    kind: OutputKind,
+    writer: Option<BufWriter<File>>,
+}
+
+impl Output {
+    fn write_lines(&mut self, lines: &[Vec<u8>]) -> Result<()> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let io = |action: &'static str, path: &PathBuf| {
+            let path = path.clone();
+            move |source| Error::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        if self.writer.is_none() {
+            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(io("cannot create the directory of", &self.path))?;
+            }
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .map_err(io("cannot open for appending", &self.path))?;
+            self.writer = Some(BufWriter::new(file));
+        }
+        if let Some(w) = self.writer.as_mut() {
+            for line in lines {
+                w.write_all(line)
+                    .and_then(|_| w.write_all(b"\n"))
+                    .map_err(io("cannot write to", &self.path))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        if let Some(w) = self.writer.as_mut() {
+            w.flush().map_err(|source| Error::Io {
+                action: "cannot write to",
+                path: self.path.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The poller. Build it from a config, optionally restore a [`PollState`], then call
+/// [`Poller::run_once`] or [`Poller::run_until`].
+pub struct Poller {
+    config: Config,
+    fetcher: Fetcher,
+    outlets: Vec<OutletRt>,
+    hosts: HashMap<String, Arc<HostGate>>,
+    global: Arc<Semaphore>,
+    seen: SeenItems,
+    engine: Option<Engine>,
+    output: Option<Output>,
+    totals: CycleTotals,
+    cycle_started: Option<Instant>,
+}
+
+impl Poller {
+    /// Builds the poller and its engine from a validated config. Every enabled outlet is due now.
+    pub fn new(config: Config) -> Result<Poller> {
+        let engine = Engine::new(EngineConfig::from_config(&config))?;
+        Poller::with_engine(config, engine)
+    }
+
+    /// Like [`Poller::new`] with an engine built (or restored) by the caller.
+    pub fn with_engine(config: Config, engine: Engine) -> Result<Poller> {
+        let fetcher = Fetcher::new(&config.fetch)?;
+        let now = Instant::now();
+        let mut hosts: HashMap<String, Arc<HostGate>> = HashMap::new();
+        let per_host = config.fetch.per_host_concurrency.get();
+        let outlets = config
+            .outlets
+            .iter()
+            .map(|o| {
+                let source = Source::parse(&o.url).map_err(|e| e.to_string());
+                let host = match &source {
+                    Ok(s) => s.host_key(),
+                    Err(_) => String::new(),
+                };
+                hosts.entry(host.clone()).or_insert_with(|| {
+                    Arc::new(HostGate {
+                        permits: Arc::new(Semaphore::new(per_host)),
+                        blocked_until: Mutex::new(None),
+                    })
+                });
+                OutletRt {
+                    cfg: o.clone(),
+                    source,
+                    host,
+                    due: now,
+                    in_flight: false,
+                    state: OutletState::default(),
+                }
+            })
+            .collect();
+        let output = config.output.jsonl.clone().map(|path| Output {
+            path,
+            kind: config.output.kind,
+            writer: None,
+        });
+        Ok(Poller {
+            global: Arc::new(Semaphore::new(config.fetch.concurrency.get())),
+            config,
+            fetcher,
+            outlets,
+            hosts,
+            seen: SeenItems::default(),
+            engine: Some(engine),
+            output,
+            totals: CycleTotals::default(),
+            cycle_started: None,
+        })
+    }
+
+    /// Outlets that are enabled in the config.
+    pub fn enabled_outlets(&self) -> usize {
+        self.outlets.iter().filter(|o| o.cfg.enabled).count()
+    }
+
+    /// The engine (stories so far). `None` only while a blocking task holds it.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
+    }
+
+    /// A snapshot of the fetch state and the seen items, for a store.
+    pub fn state(&self) -> PollState {
+        let now_unix = schedule::unix_now();
+        let now = Instant::now();
+        PollState {
+            outlets: self
+                .outlets
+                .iter()
+                .map(|o| (o.cfg.name.clone(), o.state.clone()))
+                .collect(),
+            hosts: self
+                .hosts
+                .iter()
+                .filter_map(|(h, g)| {
+                    let until = g.blocked_until()?.checked_duration_since(now)?;
+                    Some((
+                        h.clone(),
+                        HostState {
+                            blocked_until: Some(now_unix + until.as_secs() as i64),
+                        },
+                    ))
+                })
+                .collect(),
+            seen: self.seen.clone(),
+        }
+    }
+
+    /// Restores what [`Poller::state`] saved: validators, backoff, next due times, host blocks,
+    /// seen items. Outlets no longer in the config are ignored.
+    pub fn restore(&mut self, state: PollState) {
+        let now_unix = schedule::unix_now();
+        let now = Instant::now();
+        let later =
+            |unix: i64| now + Duration::from_secs(unix.saturating_sub(now_unix).max(0) as u64);
+        for o in &mut self.outlets {
+            if let Some(s) = state.outlets.get(&o.cfg.name) {
+                o.state = s.clone();
+                if let Some(due) = s.next_due {
+                    o.due = later(due);
+                }
+            }
+        }
+        for (host, h) in &state.hosts {
+            if let (Some(gate), Some(until)) = (self.hosts.get(host), h.blocked_until) {
+                if until > now_unix {
+                    gate.block_until(later(until));
+                }
+            }
+        }
+        self.seen = state.seen;
+    }
+
+    /// When an outlet is next due (host blocks included); `None` for unknown or disabled ones.
+    pub fn next_due(&self, outlet: &str) -> Option<Instant> {
+        let o = self.outlets.iter().find(|o| o.cfg.name == outlet)?;
+        if !o.cfg.enabled || o.source.is_err() {
+            return None;
+        }
+        Some(self.effective_due(o))
+    }
+
+    /// Until when a host (as in [`Source::host_key`]) is blocked by `Retry-After`.
+    pub fn host_blocked_until(&self, host: &str) -> Option<Instant> {
+        self.hosts.get(host)?.blocked_until()
+    }
+
+    fn effective_due(&self, o: &OutletRt) -> Instant {
+        let blocked = self.hosts.get(&o.host).and_then(|g| g.blocked_until());
+        match blocked {
+            Some(b) if b > o.due => b,
+            _ => o.due,
+        }
+    }
+
+    /// One poll of every enabled outlet, processed and written; returns one report per outlet
+    /// in config order. Host blocks and due times are ignored: `--once` polls everything.
+    pub async fn run_once(&mut self) -> Result<Vec<OutletReport>> {
+        let mut reports = Vec::new();
+        self.drive(true, std::future::pending::<()>(), &mut reports)
+            .await?;
+        let order: HashMap<&str, usize> = self
+            .outlets
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (o.cfg.name.as_str(), i))
+            .collect();
+        reports.sort_by_key(|r| order.get(r.outlet.as_str()).copied().unwrap_or(usize::MAX));
+        Ok(reports)
+    }
+
+    /// Polls each outlet on its schedule until `shutdown` completes, then finishes the polls in
+    /// flight, flushes the output and returns the totals of the whole run.
+    pub async fn run_until(&mut self, shutdown: impl Future<Output = ()>) -> Result<CycleTotals> {
+        let mut reports = Vec::new();
+        self.drive(false, shutdown, &mut reports).await
+    }
+
+    async fn drive(
+        &mut self,
+        once: bool,
+        shutdown: impl Future<Output = ()>,
+        reports: &mut Vec<OutletReport>,
+    ) -> Result<CycleTotals> {
+        tokio::pin!(shutdown);
+        let mut tasks: JoinSet<(usize, TaskResult)> = JoinSet::new();
+        let mut stopping = false;
+        let mut run_totals = CycleTotals::default();
+        for o in &self.outlets {
+            if let Err(e) = &o.source {
+                warn!(outlet = %o.cfg.name, error = %e, "outlet has an unusable url; it is not polled");
+            }
+        }
+        if once {
+            for i in 0..self.outlets.len() {
+                if self.outlets[i].cfg.enabled {
+                    if let Some(report) = self.spawn(i, &mut tasks, true) {
+                        reports.push(report);
+                    }
+                }
+            }
+        }
+        loop {
+            if !once && !stopping {
+                let now = Instant::now();
+                for i in 0..self.outlets.len() {
+                    let o = &self.outlets[i];
+                    if o.cfg.enabled
+                        && !o.in_flight
+                        && o.source.is_ok()
+                        && self.effective_due(o) <= now
+                    {
+                        self.spawn(i, &mut tasks, false);
+                    }
+                }
+            }
+            if tasks.is_empty() {
+                if self.cycle_started.is_some() {
+                    let t = self.end_cycle()?;
+                    run_totals.polls += t.polls;
+                    run_totals.fresh += t.fresh;
+                    run_totals.unchanged += t.unchanged;
+                    run_totals.failed += t.failed;
+                    run_totals.items += t.items;
+                    run_totals.new += t.new;
+                    run_totals.duplicates += t.duplicates;
+                }
+                if once || stopping {
+                    break;
+                }
+            }
+            let next_due = if once || stopping {
+                None
+            } else {
+                self.outlets
+                    .iter()
+                    .filter(|o| o.cfg.enabled && !o.in_flight && o.source.is_ok())
+                    .map(|o| self.effective_due(o))
+                    .min()
+            };
+            tokio::select! {
+                biased;
+                _ = &mut shutdown, if !stopping => {
+                    stopping = true;
+                    info!(in_flight = tasks.len(), "stopping: finishing the polls in flight");
+                }
+                joined = tasks.join_next(), if !tasks.is_empty() => {
+                    match joined {
+                        Some(Ok((i, result))) => {
+                            if let Some(report) = self.handle(i, result).await? {
+                                reports.push(report);
+                            }
+                        }
+                        Some(Err(e)) => {
+                            // A fetch task cannot panic on input (errors are values), so this
+                            // is a bug; it must not take the daemon down.
+                            warn!(error = %e, "a fetch task failed");
+                        }
+                        None => {}
+                    }
+                }
+                _ = sleep_until_opt(next_due), if next_due.is_some() => {}
+            }
+        }
+        if let Some(out) = self.output.as_mut() {
+            out.flush()?;
+        }
+        Ok(run_totals)
+    }
+
+    /// Starts a fetch; for an outlet that cannot be fetched at all, returns its report instead.
+    fn spawn(
+        &mut self,
+        i: usize,
+        tasks: &mut JoinSet<(usize, TaskResult)>,
+        ignore_blocks: bool,
+    ) -> Option<OutletReport> {
+        let o = &mut self.outlets[i];
+        let source = match &o.source {
+            Ok(s) => s.clone(),
+            Err(e) => {
+                return Some(OutletReport {
+                    outlet: o.cfg.name.clone(),
+                    status: "error".to_string(),
+                    error: Some(e.clone()),
+                    items: 0,
+                    new: 0,
+                    duplicates: 0,
+                    elapsed: Duration::ZERO,
+                })
+            }
+        };
+        o.in_flight = true;
+        self.cycle_started.get_or_insert_with(Instant::now);
+        let gate = self.hosts.get(&o.host).cloned();
+        let global = self.global.clone();
+        let fetcher = self.fetcher.clone();
+        let validators = Validators {
+            etag: o.state.etag.clone(),
+            last_modified: o.state.last_modified.clone(),
+        };
+        tasks.spawn(async move {
+            let _host = match &gate {
+                Some(g) => g.permits.clone().acquire_owned().await.ok(),
+                None => None,
+            };
+            if !ignore_blocks {
+                if let Some(until) = gate.as_ref().and_then(|g| g.blocked_until()) {
+                    if until > Instant::now() {
+                        return (i, TaskResult::Deferred);
+                    }
+                }
+            }
+            let _global = global.acquire_owned().await.ok();
+            let start = Instant::now();
+            let outcome = fetcher.fetch(&source, &validators).await;
+            (
+                i,
+                TaskResult::Done {
+                    outcome,
+                    elapsed: start.elapsed(),
+                },
+            )
+        });
+        None
+    }
+
+    /// Applies one fetch result: state, schedule, items through the engine, output.
+    async fn handle(&mut self, i: usize, result: TaskResult) -> Result<Option<OutletReport>> {
+        self.outlets[i].in_flight = false;
+        let (outcome, elapsed) = match result {
+            TaskResult::Deferred => {
+                // The host's block decides when this outlet runs; nothing happened.
+                return Ok(None);
+            }
+            TaskResult::Done { outcome, elapsed } => (outcome, elapsed),
+        };
+        let now_unix = schedule::unix_now();
+        let sched = self.config.schedule.clone();
+        let name = self.outlets[i].cfg.name.clone();
+        let mut report = OutletReport {
+            outlet: name.clone(),
+            status: String::new(),
+            error: None,
+            items: 0,
+            new: 0,
+            duplicates: 0,
+            elapsed,
+        };
+        {
+            let st = &mut self.outlets[i].state;
+            st.polls += 1;
+            st.last_poll = Some(now_unix);
+        }
+        self.totals.polls += 1;
+        // Failure delay when the fetch or the parse failed; `None` on success.
+        let mut failure: Option<(String, Option<Duration>)> = None;
+        match outcome {
+            FetchOutcome::NotModified { status, max_age } => {
+                report.status = status.map_or("unchanged".to_string(), |s| s.to_string());
+                let st = &mut self.outlets[i].state;
+                if let Some(m) = max_age {
+                    st.hint_secs = Some(st.hint_secs.unwrap_or(0).max(m.as_secs()));
+                }
+                st.failures = 0;
+                st.last_error = None;
+                self.totals.unchanged += 1;
+            }
+            FetchOutcome::Failed(f) => {
+                report.status = f.status.map_or("error".to_string(), |s| s.to_string());
+                failure = Some((f.message, f.retry_after));
+            }
+            FetchOutcome::Fresh(fresh) => {
+                report.status = fresh.status.map_or("file".to_string(), |s| s.to_string());
+                let base = fresh.final_url.clone();
+                let body = fresh.body;
+                let parsed =
+                    tokio::task::spawn_blocking(move || parse_feed(&body, base.as_deref()))
+                        .await
+                        .map_err(|e| Error::Feed {
+                            url: self.outlets[i].cfg.url.clone(),
+                            message: format!("the parse task failed: {e}"),
+                        })?;
+                match parsed {
+                    Err(message) => {
+                        failure = Some((format!("not a feed: {message}"), None));
+                    }
+                    Ok(feed) => {
+                        let st = &mut self.outlets[i].state;
+                        st.etag = fresh.validators.etag;
+                        st.last_modified = fresh.validators.last_modified;
+                        let hint = [feed.ttl, fresh.max_age].into_iter().flatten().max();
+                        st.hint_secs = hint.map(|h| h.as_secs());
+                        st.failures = 0;
+                        st.last_error = None;
+                        self.totals.fresh += 1;
+                        if feed.disambiguated > 0 {
+                            debug!(outlet = %name, items = feed.disambiguated, "repeated item ids made unique");
+                        }
+                        let (new, dups) = self
+                            .process_items(i, feed.items, now_unix, &mut report)
+                            .await?;
+                        report.new = new;
+                        report.duplicates = dups;
+                    }
+                }
+            }
+        }
+        let configured = self.outlets[i].cfg.interval;
+        let st = &mut self.outlets[i].state;
+        let base =
+            schedule::base_interval(configured, st.hint_secs.map(Duration::from_secs), &sched);
+        let seed = format!("{name}\u{1f}{}", st.polls);
+        let delay = match &failure {
+            None => schedule::with_jitter(base, sched.jitter, seed.as_bytes()),
+            Some((_, Some(retry_after))) => {
+                st.failures = st.failures.saturating_add(1);
+                (*retry_after).max(sched.min_interval)
+            }
+            Some((_, None)) => {
+                st.failures = st.failures.saturating_add(1);
+                schedule::with_jitter(
+                    schedule::backoff(base, st.failures, &sched),
+                    sched.jitter,
+                    seed.as_bytes(),
+                )
+            }
+        };
+        let now = Instant::now();
+        self.outlets[i].due = now + delay;
+        let st = &mut self.outlets[i].state;
+        st.next_due = Some(now_unix + delay.as_secs() as i64);
+        if let Some((message, retry_after)) = failure {
+            report.error = Some(message.clone());
+            st.last_error = Some(message.clone());
+            self.totals.failed += 1;
+            if let Some(ra) = retry_after {
+                if let Some(gate) = self.hosts.get(&self.outlets[i].host) {
+                    gate.block_until(now + ra.max(sched.min_interval));
+                }
+            }
+            warn!(
+                outlet = %name,
+                url = %self.outlets[i].cfg.url,
+                status = %report.status,
+                failures = self.outlets[i].state.failures,
+                retry_in = %humantime::format_duration(Duration::from_secs(delay.as_secs())),
+                error = %message,
+                "poll failed"
+            );
+        }
+        self.outlets[i].state.last_status = Some(report.status.clone());
+        debug!(
+            outlet = %name,
+            status = %report.status,
+            items = report.items,
+            new = report.new,
+            duplicates = report.duplicates,
+            ms = elapsed.as_millis() as u64,
+            "polled"
+        );
+        Ok(Some(report))
+    }
+
+    /// Filters seen items, runs the rest through the engine on the blocking pool, writes output.
+    async fn process_items(
+        &mut self,
+        i: usize,
+        items: Vec<FeedItem>,
+        now_unix: i64,
+        report: &mut OutletReport,
+    ) -> Result<(usize, usize)> {
+        let outlet = self.outlets[i].cfg.name.clone();
+        report.items = items.len();
+        self.totals.items += items.len() as u64;
+        let seen = self.seen.outlets.entry(outlet.clone()).or_default();
+        let mut fresh: Vec<(FeedItem, i64)> = Vec::new();
+        for item in items {
+            let content = xxh3_64(item.body.as_bytes());
+            match seen.get_mut(&item.id) {
+                Some(s) if s.content == content => s.last_seen = now_unix,
+                Some(s) => {
+                    s.content = content;
+                    s.last_seen = now_unix;
+                    fresh.push((item, s.first_seen));
+                }
+                None => {
+                    seen.insert(
+                        item.id.clone(),
+                        SeenItem {
+                            content,
+                            first_seen: now_unix,
+                            last_seen: now_unix,
+                        },
+                    );
+                    fresh.push((item, now_unix));
+                }
+            }
+        }
+        if fresh.is_empty() {
+            return Ok((0, 0));
+        }
+        let Some(mut engine) = self.engine.take() else {
+            return Err(Error::Feed {
+                url: self.outlets[i].cfg.url.clone(),
+                message: "the engine is unavailable".to_string(),
+            });
+        };
+        let kind = self.output.as_ref().map(|o| o.kind);
+        let names: Vec<String> = self.outlets.iter().map(|o| o.cfg.name.clone()).collect();
+        let joined = tokio::task::spawn_blocking(move || {
+            let mut lines = Vec::new();
+            let mut dups = 0;
+            let n = fresh.len();
+            for (item, first_seen) in fresh {
+                let (decision, item) = add_item(&mut engine, &outlet, item, first_seen);
+                if decision.is_duplicate() {
+                    dups += 1;
+                }
+                match kind {
+                    Some(OutputKind::Decisions) => {
+                        lines.push(decision_line(&names, &outlet, &item, &decision))
+                    }
+                    Some(OutputKind::Stories) if decision.became_canonical => {
+                        lines.push(story_line(&engine, &names, &outlet, &item, &decision))
+                    }
+                    _ => {}
+                }
+            }
+            (engine, lines, n, dups)
+        })
+        .await;
+        let (engine, lines, n, dups) = joined.map_err(|e| Error::Feed {
+            url: self.outlets[i].cfg.url.clone(),
+            message: format!("the dedup task failed: {e}"),
+        })?;
+        self.engine = Some(engine);
+        self.totals.new += n as u64;
+        self.totals.duplicates += dups as u64;
+        if let Some(out) = self.output.as_mut() {
+            out.write_lines(&lines)?;
+        }
+        Ok((n, dups))
+    }
+
+    fn end_cycle(&mut self) -> Result<CycleTotals> {
+        if let Some(out) = self.output.as_mut() {
+            out.flush()?;
+        }
+        let t = std::mem::take(&mut self.totals);
+        let elapsed = self
+            .cycle_started
+            .take()
+            .map(|s| s.elapsed())
+            .unwrap_or_default();
+        let now = schedule::unix_now();
+        let retention = self.config.dedup.retention.as_secs().min(i64::MAX as u64) as i64;
+        let forgotten_items = self.seen.expire(now.saturating_sub(retention));
+        let forgotten_stories = self
+            .engine
+            .as_mut()
+            .map(|e| e.expire(now).len())
+            .unwrap_or(0);
+        info!(
+            polls = t.polls,
+            fresh = t.fresh,
+            unchanged = t.unchanged,
+            failed = t.failed,
+            items = t.items,
+            new = t.new,
+            duplicates = t.duplicates,
+            stories = self.engine.as_ref().map(|e| e.story_count()).unwrap_or(0),
+            forgotten_items,
+            forgotten_stories,
+            seconds = format!("{:.2}", elapsed.as_secs_f64()),
+            "poll cycle done"
+        );
+        Ok(t)
+    }
+}
+
+async fn sleep_until_opt(when: Option<Instant>) {
+    match when {
+        Some(w) => tokio::time::sleep_until(w).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The engine's id for an item: unique across outlets.
+fn engine_id(outlet: &str, id: &str) -> String {
+    format!("{outlet}:{id}")
+}
+
+/// Splits an engine id back into outlet and item id.
+fn split_engine_id<'a>(names: &'a [String], engine_id: &'a str) -> (Option<&'a str>, &'a str) {
+    for name in names {
+        if let Some(rest) = engine_id
+            .strip_prefix(name.as_str())
+            .and_then(|r| r.strip_prefix(':'))
+        {
+            return (Some(name.as_str()), rest);
+        }
+    }
+    (None, engine_id)
+}
+
+fn unix_to_time(secs: i64) -> Option<DateTime<FixedOffset>> {
+    Utc.timestamp_opt(secs, 0)
+        .single()
+        .map(|t| t.fixed_offset())
+}
+
+/// Prepares, signs and inserts one item. Items without a date get their first-seen time.
+fn add_item(
+    engine: &mut Engine,
+    outlet: &str,
+    mut item: FeedItem,
+    first_seen: i64,
+) -> (Decision, FeedItem) {
+    if item.published.is_none() {
+        item.published = unix_to_time(first_seen);
+    }
+    let article = Article {
+        meta: ArticleMeta {
+            id: engine_id(outlet, &item.id),
+            outlet: Some(outlet.to_string()),
+            url: item.url.clone(),
+            title: item.title.clone(),
+            published: item.published,
+        },
+        body: std::mem::take(&mut item.body),
+    };
+    let prepared = engine.prepare(&article);
+    let fp = engine.fingerprint(Some(outlet), &prepared);
+    // The window runs on first-seen time: feeds misdate items, and expiry uses the wall clock.
+    let decision = engine.insert(article.meta, &fp, first_seen);
+    item.body = article.body;
+    (decision, item)
+}
+
+/// An item as written to the output, fields in this order.
+#[derive(Serialize)]
+struct ItemJson<'a> {
+    id: &'a str,
+    outlet: &'a str,
+    url: Option<&'a str>,
+    title: Option<&'a str>,
+    published: Option<String>,
+    body: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dedup: Option<DedupJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct DedupJson<'a> {
+    story: String,
+    duplicate_of: Option<OutletId<'a>>,
+    score: Option<f64>,
+    canonical: bool,
+}
+
+#[derive(Serialize)]
+struct OutletId<'a> {
+    outlet: Option<&'a str>,
+    id: &'a str,
+}
+
+fn item_json<'a>(outlet: &'a str, item: &'a FeedItem) -> ItemJson<'a> {
+    ItemJson {
+        id: &item.id,
+        outlet,
+        url: item.url.as_deref(),
+        title: item.title.as_deref(),
+        published: item.published.map(|p| p.to_rfc3339()),
+        body: &item.body,
+        dedup: None,
+    }
+}
+
+fn round4(x: f32) -> f64 {
+    (f64::from(x) * 10_000.0).round() / 10_000.0
+}
+
+/// `kind = "decisions"`: the item plus a `dedup` object.
+fn decision_line(names: &[String], outlet: &str, item: &FeedItem, decision: &Decision) -> Vec<u8> {
+    let mut v = item_json(outlet, item);
+    v.dedup = Some(DedupJson {
+        story: decision.story.to_string(),
+        duplicate_of: decision.duplicate_of.as_deref().map(|eid| {
+            let (outlet, id) = split_engine_id(names, eid);
+            OutletId { outlet, id }
+        }),
+        score: decision.score.map(round4),
+        canonical: decision.became_canonical,
+    });
+    serde_json::to_vec(&v).unwrap_or_default()
+}
+
+/// `kind = "stories"`: written when an item starts a story or becomes its canonical version.
+fn story_line(
+    engine: &Engine,
+    names: &[String],
+    outlet: &str,
+    item: &FeedItem,
+    decision: &Decision,
+) -> Vec<u8> {
+    let copies: Vec<serde_json::Value> = engine
+        .story(decision.story)
+        .map(|view| {
+            view.copies
+                .iter()
+                .map(|c| {
+                    let (o, id) = split_engine_id(names, &c.id);
+                    serde_json::json!({
+                        "id": id,
+                        "outlet": o.or(c.outlet.as_deref()),
+                        "url": c.url,
+                        "title": c.title,
+                        "published": c.published.map(|p| p.to_rfc3339()),
+                        "score": round4(c.score),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    #[derive(Serialize)]
+    struct StoryJson<'a> {
+        story: String,
+        canonical: ItemJson<'a>,
+        copies: Vec<serde_json::Value>,
+    }
+    let v = StoryJson {
+        story: decision.story.to_string(),
+        canonical: item_json(outlet, item),
+        copies,
+    };
+    serde_json::to_vec(&v).unwrap_or_default()
+}

@@ -1,0 +1,199 @@
+//! The library API: `syndedup::Engine` without the CLI, and property tests of the core.
+
+use proptest::prelude::*;
+use syndedup::dedup::{Engine, EngineConfig};
+use syndedup::Article;
+
+/// A deterministic text of `paragraphs` paragraphs from a made-up vocabulary; `seed` picks it.
+fn text(seed: u64, paragraphs: usize) -> Vec<String> {
+    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    (0..paragraphs)
+        .map(|_| {
+            (0..40)
+                .map(|_| format!("w{}", next() % 5000))
+                .collect::<Vec<_>>()
+                .join(" ")
+                + "."
+        })
+        .collect()
+}
+
+fn decide(engine: &mut Engine, id: &str, paragraphs: &[String]) -> syndedup::Decision {
+    engine.add(&Article::new(id, paragraphs.join("\n")))
+}
+
+#[test]
+fn truncated_and_wrapped_copies_match() {
+    let mut e = Engine::with_defaults();
+    let original = text(1, 20);
+    assert!(!decide(&mut e, "orig", &original).is_duplicate());
+    // Only the first 60%.
+    let d = decide(&mut e, "trunc", &original[..12]);
+    assert_eq!(d.duplicate_of.as_deref(), Some("orig"));
+    // The whole text wrapped in 30% more page text.
+    let mut wrapped = text(2, 3);
+    wrapped.extend(original.iter().cloned());
+    wrapped.extend(text(3, 3));
+    let d = decide(&mut e, "wrapped", &wrapped);
+    assert_eq!(d.duplicate_of.as_deref(), Some("orig"));
+}
+
+#[test]
+fn follow_ups_reusing_a_quarter_to_45_percent_stay_apart() {
+    for (i, reused) in [5usize, 7, 9].into_iter().enumerate() {
+        let mut e = Engine::with_defaults();
+        let original = text(10 + i as u64, 20);
+        decide(&mut e, "orig", &original);
+        // A new story of 20 paragraphs, `reused` of them from the original (25%, 35%, 45%).
+        let mut follow = text(100 + i as u64, 20 - reused);
+        follow.splice(2..2, original[3..3 + reused].iter().cloned());
+        let d = decide(&mut e, "follow", &follow);
+        assert!(!d.is_duplicate(), "{reused} paragraphs reused: {d:?}");
+    }
+}
+
+#[test]
+fn a_live_blog_does_not_swallow_the_item_it_quotes() {
+    let mut e = Engine::with_defaults();
+    let item = text(20, 8);
+    decide(&mut e, "item", &item);
+    let mut blog = text(21, 6);
+    blog.extend(item.iter().cloned());
+    blog.extend(text(22, 4));
+    assert!(!decide(&mut e, "blog", &blog).is_duplicate());
+}
+
+#[test]
+fn non_latin_copies_match() {
+    let hindi = "भारत और जापान ने मंगलवार को एक नए व्यापार समझौते पर हस्ताक्षर किए, जिससे दोनों देशों के बीच निवेश बढ़ने की उम्मीद है। अधिकारियों ने कहा कि समझौता अगले वर्ष से लागू होगा और इससे छोटे उद्योगों को भी लाभ मिलेगा।";
+    let urdu = "پاکستان کے وزیر خزانہ نے منگل کو کہا کہ حکومت آئندہ بجٹ میں تنخواہ دار طبقے کے لیے ٹیکس میں کمی پر غور کر رہی ہے۔ انہوں نے کہا کہ مہنگائی کی شرح میں کمی آئی ہے۔";
+    let german = "Die Bundesregierung hat am Dienstag ein neues Förderprogramm für Wärmepumpen beschlossen. Hausbesitzer sollen künftig bis zu 70 Prozent der Kosten erstattet bekommen, teilte das Ministerium in Berlin mit.";
+    let mut e = Engine::with_defaults();
+    for (i, t) in [hindi, urdu, german].iter().enumerate() {
+        e.add(&Article::new(format!("o{i}"), *t));
+    }
+    for (i, t) in [hindi, urdu, german].iter().enumerate() {
+        let copy = format!("{t}\n(Only the headline and picture of this report may have been reworked by the staff; the rest of the content is auto-generated from a syndicated feed.)");
+        let d = e.add(&Article::new(format!("c{i}"), copy));
+        assert_eq!(d.duplicate_of, Some(format!("o{i}")), "{t}");
+    }
+    assert_eq!(e.stories().len(), 3);
+}
+
+#[test]
+fn stories_and_canonical_through_the_api() {
+    let mut cfg = EngineConfig::default();
+    cfg.merge.outlet_priority = vec!["Wire".to_string()];
+    let mut e = Engine::new(cfg).expect("engine");
+    let body = text(30, 10).join("\n");
+    let first = e.add(&Article::new("r1", body.clone()).with_outlet("Republisher"));
+    assert!(first.became_canonical);
+    let wire = e.add(&Article::new("w1", body.clone()).with_outlet("Wire"));
+    assert!(
+        wire.became_canonical,
+        "the wire copy outranks the republisher"
+    );
+    let later = e.add(&Article::new("r2", body).with_outlet("Other"));
+    assert!(!later.became_canonical);
+    let stories = e.stories();
+    assert_eq!(stories.len(), 1);
+    assert_eq!(stories[0].canonical.id, "w1");
+    assert_eq!(stories[0].copies.len(), 3);
+    assert_eq!(e.story(stories[0].story).expect("story").copies.len(), 3);
+}
+
+#[test]
+fn the_window_limits_matching_and_expire_frees_memory() {
+    let mut e = Engine::with_defaults();
+    let body = text(40, 10);
+    let day = 86_400;
+    let meta = |id: &str| syndedup::ArticleMeta {
+        id: id.to_string(),
+        ..Default::default()
+    };
+    let prepared = e.prepare(&Article::new("a", body.join("\n")));
+    let fp = e.fingerprint(None, &prepared);
+    // Near-identical text (one word changed) 10 days later: outside the 3-day window.
+    let mut changed = body.clone();
+    changed[0] = changed[0].replacen('w', "x", 1);
+    let prepared2 = e.prepare(&Article::new("b", changed.join("\n")));
+    let fp2 = e.fingerprint(None, &prepared2);
+    e.insert(meta("a"), &fp, 0);
+    assert!(!e.insert(meta("b"), &fp2, 10 * day).is_duplicate());
+    assert!(e.insert(meta("c"), &fp2, 11 * day).is_duplicate());
+    let forgotten = e.expire(11 * day);
+    assert_eq!(forgotten.len(), 1);
+    assert_eq!(e.len(), 2);
+}
+
+fn corpus() -> Vec<(String, String, usize)> {
+    // 6 stories, each with 3 clear-cut copies (trailer, truncation to 70%, byline).
+    let mut out = Vec::new();
+    for s in 0..6u64 {
+        let t = text(500 + s, 12);
+        out.push((format!("{s}-a"), t.join("\n"), s as usize));
+        out.push((
+            format!("{s}-b"),
+            format!(
+                "{}\nThis story has not been edited by our staff.",
+                t.join("\n")
+            ),
+            s as usize,
+        ));
+        out.push((format!("{s}-c"), t[..9].join("\n"), s as usize));
+        out.push((
+            format!("{s}-d"),
+            format!("By A Reporter\n{}", t.join("\n")),
+            s as usize,
+        ));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn same_text_same_signature_and_symmetric_similarity(a in "[a-z ]{0,400}", b in "[a-z ]{0,400}") {
+        let mut e = Engine::with_defaults();
+        let fa = e.fingerprint(None, &e.prepare(&Article::new("a", a.clone())));
+        let fa2 = e.fingerprint(None, &e.prepare(&Article::new("a2", a.clone())));
+        let fb = e.fingerprint(None, &e.prepare(&Article::new("b", b.clone())));
+        prop_assert_eq!(&fa, &fa2);
+        prop_assert_eq!(fa.jaccard(&fb), fb.jaccard(&fa));
+        if !fa.is_empty() {
+            prop_assert_eq!(fa.jaccard(&fa2), 1.0);
+        }
+    }
+
+    #[test]
+    fn a_text_matches_itself(seed in 0u64..1000, paragraphs in 1usize..8) {
+        let mut e = Engine::with_defaults();
+        let t = text(seed, paragraphs).join("\n");
+        e.add(&Article::new("x", t.clone()));
+        let d = e.add(&Article::new("y", t));
+        prop_assert_eq!(d.duplicate_of.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn input_order_does_not_change_the_grouping(order in Just((0..24usize).collect::<Vec<_>>()).prop_shuffle()) {
+        let docs = corpus();
+        let mut e = Engine::with_defaults();
+        let mut groups: std::collections::BTreeMap<syndedup::StoryId, std::collections::BTreeSet<usize>> = Default::default();
+        for &i in &order {
+            let (id, body, _) = &docs[i];
+            let d = e.add(&Article::new(id.clone(), body.clone()));
+            groups.entry(d.story).or_default().insert(i);
+        }
+        let mut found: Vec<Vec<usize>> = groups.into_values().map(|g| g.into_iter().collect()).collect();
+        found.sort();
+        let expected: Vec<Vec<usize>> = (0..6).map(|s| (4 * s..4 * s + 4).collect()).collect();
+        prop_assert_eq!(found, expected);
+    }
+}
