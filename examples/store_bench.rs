@@ -124,7 +124,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             });
         }
         batch.items.push(ItemRecord {
-            content_hash: content_hash(article.meta.title.as_deref(), &body),
+            content_hash: content_hash(&body),
             meta: article.meta,
             time,
             seen_at: time,
@@ -134,14 +134,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
         bodies.push(body);
         if batch.items.len() >= per_batch || i + 1 == total {
-            batch.outlet = Some(OutletState {
-                outlet: outlet.clone(),
-                etag: Some(format!("\"{i}\"")),
-                last_status: Some(200),
-                last_fetch: Some(time),
-                next_due: Some(time + 900),
-                ..OutletState::default()
-            });
+            batch.outlet = Some((
+                outlet.clone(),
+                OutletState {
+                    etag: Some(format!("\"{i}\"")),
+                    last_status: Some("200".to_string()),
+                    last_poll: Some(time),
+                    next_due: Some(time + 900),
+                    polls: commits + 1,
+                    ..OutletState::default()
+                },
+            ));
             let started = Instant::now();
             store.commit(&batch)?;
             commit_secs += started.elapsed().as_secs_f64();

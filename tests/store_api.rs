@@ -6,8 +6,8 @@ use std::path::Path;
 use chrono::{DateTime, FixedOffset};
 use syndedup::dedup::Fingerprint;
 use syndedup::store::{
-    content_hash, restore_engine, Batch, Emission, EmissionKind, ItemKey, ItemRecord, OutletState,
-    SqliteStore, Store, StoryQuery,
+    content_hash, restore_engine, Batch, Emission, EmissionKind, HostState, ItemKey, ItemRecord,
+    OutletState, PollState, SqliteStore, Store, StoryQuery,
 };
 use syndedup::{Article, ArticleMeta, Decision, Engine, EngineConfig, StoryId};
 
@@ -52,7 +52,7 @@ fn decide(engine: &mut Engine, a: &Article) -> ItemRecord {
     let decision = engine.insert(a.meta.clone(), &fp, time);
     ItemRecord {
         meta: a.meta.clone(),
-        content_hash: content_hash(a.meta.title.as_deref(), &a.body),
+        content_hash: content_hash(&a.body),
         time,
         seen_at: time,
         fingerprint: fp,
@@ -69,18 +69,21 @@ fn items(engine: &mut Engine, articles: &[Article]) -> Batch {
     batch
 }
 
-fn outlet_state(name: &str) -> OutletState {
-    OutletState {
-        outlet: name.to_string(),
-        etag: Some("\"v7\"".to_string()),
-        last_modified: Some("Fri, 01 Mar 2024 10:00:00 GMT".to_string()),
-        last_status: Some(200),
-        last_error: None,
-        last_fetch: Some(T0),
-        next_due: Some(T0 + 900),
-        failures: 2,
-        backoff_secs: Some(240),
-    }
+fn outlet_state(name: &str) -> (String, OutletState) {
+    (
+        name.to_string(),
+        OutletState {
+            etag: Some("\"v7\"".to_string()),
+            last_modified: Some("Fri, 01 Mar 2024 10:00:00 GMT".to_string()),
+            failures: 2,
+            hint_secs: Some(600),
+            next_due: Some(T0 + 900),
+            last_poll: Some(T0),
+            last_status: Some("503".to_string()),
+            last_error: Some("HTTP 503 Service Unavailable".to_string()),
+            polls: 12,
+        },
+    )
 }
 
 fn engine() -> Engine {
@@ -99,6 +102,12 @@ fn a_batch_commits_all_or_nothing() {
     let mut e = engine();
     let mut batch = items(&mut e, &[article("a1", "Wire", &text(1), T0)]);
     batch.outlet = Some(outlet_state("Wire"));
+    batch.hosts.push((
+        "wire.example".to_string(),
+        HostState {
+            blocked_until: Some(T0 + 60),
+        },
+    ));
     batch.emissions.push(Emission {
         story: StoryId(1),
         kind: EmissionKind::New,
@@ -124,7 +133,11 @@ fn a_batch_commits_all_or_nothing() {
         id: "a1".into(),
     };
     assert_eq!(store.seen(&key).expect("seen"), None, "item kept");
-    assert!(store.outlets().expect("outlets").is_empty(), "outlet kept");
+    assert_eq!(
+        store.poll_state().expect("poll state"),
+        PollState::default(),
+        "outlet or item kept"
+    );
     assert!(store
         .stories(&StoryQuery::default())
         .expect("stories")
@@ -135,10 +148,18 @@ fn a_batch_commits_all_or_nothing() {
         .expect("drop trigger");
     store.commit(&batch).expect("commit");
     assert!(store.seen(&key).expect("seen").is_some());
+    let poll = store.poll_state().expect("poll state");
+    let (name, outlet) = outlet_state("Wire");
+    assert_eq!(poll.outlets.get(&name), Some(&outlet));
     assert_eq!(
-        store.outlets().expect("outlets"),
-        vec![outlet_state("Wire")]
+        poll.hosts.get("wire.example"),
+        Some(&HostState {
+            blocked_until: Some(T0 + 60)
+        })
     );
+    let seen = poll.seen.get("Wire", "a1").expect("a1 in the seen set");
+    assert_eq!(seen.content, content_hash(&text(1)));
+    assert_eq!((seen.first_seen, seen.last_seen), (T0, T0));
     let stories = store.stories(&StoryQuery::default()).expect("stories");
     assert_eq!(stories.len(), 1);
     assert!(stories[0].emitted);
@@ -170,7 +191,7 @@ fn a_restart_resumes_matching_and_story_numbering() {
         );
         store.commit(&batch).expect("commit");
         let mut outlet = outlet_state("Paper");
-        outlet.etag = Some("\"v8\"".to_string());
+        outlet.1.etag = Some("\"v8\"".to_string());
         store
             .commit(&Batch {
                 outlet: Some(outlet),
@@ -182,8 +203,10 @@ fn a_restart_resumes_matching_and_story_numbering() {
     let snapshot = store.load(T0 - DAY).expect("load");
     assert_eq!(snapshot.items.len(), 3);
     assert_eq!(snapshot.next_story, 4);
-    assert_eq!(snapshot.outlets.len(), 1);
-    assert_eq!(snapshot.outlets[0].etag.as_deref(), Some("\"v8\""));
+    let poll = store.poll_state().expect("poll state");
+    assert_eq!(poll.outlets.len(), 1);
+    assert_eq!(poll.outlets["Paper"].etag.as_deref(), Some("\"v8\""));
+    assert_eq!(poll.seen.len(), 3);
     let mut e = engine();
     restore_engine(&mut e, &snapshot);
     let copy = decide(

@@ -88,7 +88,7 @@ pub struct Summary {
     pub rejected: u64,
     pub duplicate_ids: u64,
     pub empty_bodies: u64,
-    /// With `--state`: items skipped because they were seen before with the same content.
+    /// With `--state`: items skipped because they were seen before with the same body.
     pub already_seen: u64,
     pub seconds: f64,
 }

@@ -69,7 +69,7 @@ impl State {
     /// The content hash of an input article, and whether that exact content was seen already
     /// (in an earlier run or earlier in this one).
     pub fn check(&mut self, meta: &ArticleMeta, body: &str) -> anyhow::Result<(u64, bool)> {
-        let hash = content_hash(meta.title.as_deref(), body);
+        let hash = content_hash(body);
         let key = ItemKey::of(meta);
         let stored = match self.pending.get(&key) {
             Some(&h) => Some(h),

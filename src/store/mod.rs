@@ -10,12 +10,12 @@
 //!
 //! | method | SQLite | Redis Cluster |
 //! |---|---|---|
-//! | [`Store::load`] | scan `item` rows with `time >= since`, `emission`, `outlet` | `ZRANGEBYSCORE items:by-time since +inf`, then `HGETALL item:{key}` per member (signatures as binary fields); `SMEMBERS emitted`; `HGETALL outlet:{name}` |
+//! | [`Store::load`] | scan `item` rows with `time >= since`, and `emission` | `ZRANGEBYSCORE items:by-time since +inf`, then `HGETALL item:{key}` per member (signatures as binary fields); `SMEMBERS emitted`; `GET story:next` |
 //! | [`Store::seen`] | point query on `(outlet, item_id)` | `HGET item:{outlet}:{id} hash` (the seen-set) |
 //! | [`Store::commit`] | one `BEGIN IMMEDIATE` transaction | one `MULTI`/`EXEC` (or a Lua script) on keys hashed to the outlet's slot with a `{outlet}` hash tag; story counters via `HINCRBY` |
 //! | [`Store::expire`] | `DELETE ... WHERE last_seen < before` | key TTLs set at commit (`EXPIRE item:… retention`) plus `ZREMRANGEBYSCORE` |
 //! | [`Store::stories`], [`Store::story`] | joins over `story` and `item` | `ZREVRANGEBYSCORE stories:by-first-seen`, `HGETALL story:{id}`, `SMEMBERS story:{id}:items` |
-//! | [`Store::outlets`] | `SELECT * FROM outlet` | `HGETALL outlet:{name}` for each configured outlet |
+//! | [`Store::poll_state`] | `outlet`, `host`, and `item` (outlet, id, hash, first/last seen) | `HGETALL outlet:{name}` per configured outlet, `host:{name}` keys with `PEXPIREAT`, `HSCAN seen:{outlet}` |
 //!
 //! The one-writer lock becomes a lease (`SET lock NX PX`) per outlet shard; story ids come
 //! from `INCR story:next` instead of the engine's counter.
@@ -40,6 +40,7 @@ use crate::dedup::minhash::{lead_similarity, LEAD_SLOTS};
 use crate::dedup::{Engine, EngineConfig, Fingerprint, PairScore};
 use crate::error::Result;
 use crate::model::{ArticleMeta, Decision, StoryId};
+pub use crate::poll::{HostState, OutletState, PollState};
 
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
@@ -78,24 +79,6 @@ pub struct ItemRecord {
     pub payload: Option<String>,
 }
 
-/// Fetch and schedule state of one outlet, as the poller left it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct OutletState {
-    pub outlet: String,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    /// HTTP status of the last fetch (`None`: it failed before a response).
-    pub last_status: Option<u16>,
-    /// The last fetch's error, cleared by a success.
-    pub last_error: Option<String>,
-    pub last_fetch: Option<i64>,
-    pub next_due: Option<i64>,
-    /// Consecutive failures (the backoff exponent).
-    pub failures: u32,
-    /// The current backoff delay in seconds, if backing off.
-    pub backoff_secs: Option<i64>,
-}
-
 /// What was written to the output about a story.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EmissionKind {
@@ -126,8 +109,11 @@ pub struct Emission {
 /// Everything one processed batch changes; [`Store::commit`] writes it in one transaction.
 #[derive(Debug, Clone, Default)]
 pub struct Batch {
-    /// The polled outlet's new fetch state (none for JSON Lines input).
-    pub outlet: Option<OutletState>,
+    /// The polled outlet's name and new fetch state: validators, last status and error, next
+    /// due time, failures (the backoff). None for JSON Lines input.
+    pub outlet: Option<(String, OutletState)>,
+    /// Hosts whose `Retry-After` block changed in this batch.
+    pub hosts: Vec<(String, HostState)>,
     /// New and edited items with their decisions. Story rows (canonical, first and last seen,
     /// copy count) are derived from these.
     pub items: Vec<ItemRecord>,
@@ -141,6 +127,7 @@ pub struct Batch {
 impl Batch {
     pub fn is_empty(&self) -> bool {
         self.outlet.is_none()
+            && self.hosts.is_empty()
             && self.items.is_empty()
             && self.seen.is_empty()
             && self.emissions.is_empty()
@@ -165,7 +152,6 @@ pub struct Snapshot {
     pub items: Vec<RestoreItem>,
     /// Stories emitted so far (among those with items inside the window).
     pub emitted: HashSet<StoryId>,
-    pub outlets: Vec<OutletState>,
     /// The next story id never used by this store.
     pub next_story: u64,
     /// The latest item time stored (the stream's clock), if any item is stored.
@@ -289,17 +275,15 @@ pub trait Store {
     fn stories(&self, query: &StoryQuery) -> Result<Vec<StoredStory>>;
     /// One story.
     fn story(&self, id: StoryId) -> Result<Option<StoredStory>>;
-    /// Fetch state of every outlet polled so far.
-    fn outlets(&self) -> Result<Vec<OutletState>>;
+    /// What the poller resumes from: every outlet's fetch state, host blocks, and the seen
+    /// set (content hash, first and last seen of every stored item).
+    fn poll_state(&self) -> Result<PollState>;
 }
 
-/// The identity of an item's content: title and body. Edits to either re-evaluate the item.
-pub fn content_hash(title: Option<&str>, body: &str) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    h.update(title.unwrap_or("").as_bytes());
-    h.update(&[0]);
-    h.update(body.as_bytes());
-    h.digest()
+/// The identity of an item's content, as the poller computes it: xxh3 of the body. An edited
+/// body re-evaluates the item; an edited title alone does not.
+pub fn content_hash(body: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(body.as_bytes())
 }
 
 /// Rebuilds a fresh engine's index from a snapshot, and makes it number new stories after

@@ -16,9 +16,10 @@ use crate::error::{Error, Result};
 use crate::model::{ArticleMeta, StoryId};
 
 use super::{
-    parse_published, Batch, Expired, ItemKey, OutletState, RestoreItem, Snapshot, Store,
-    StoredCopy, StoredStory, StoryQuery,
+    parse_published, Batch, Expired, HostState, ItemKey, OutletState, PollState, RestoreItem,
+    Snapshot, Store, StoredCopy, StoredStory, StoryQuery,
 };
+use crate::poll::SeenItem;
 
 /// Migrations, oldest first; `user_version` counts how many were applied. Append, never edit.
 const MIGRATIONS: &[&str] = &[r#"
@@ -26,12 +27,17 @@ CREATE TABLE outlet (
     name          TEXT PRIMARY KEY,
     etag          TEXT,
     last_modified TEXT,
-    last_status   INTEGER,
-    last_error    TEXT,
-    last_fetch    INTEGER,
+    failures      INTEGER NOT NULL DEFAULT 0,  -- consecutive: the backoff exponent
+    hint_secs     INTEGER,                     -- RSS <ttl> or max-age floor
     next_due      INTEGER,
-    failures      INTEGER NOT NULL DEFAULT 0,
-    backoff_secs  INTEGER
+    last_poll     INTEGER,
+    last_status   TEXT,
+    last_error    TEXT,
+    polls         INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE host (
+    name          TEXT PRIMARY KEY,
+    blocked_until INTEGER                      -- Retry-After
 );
 CREATE TABLE item (
     seq          INTEGER PRIMARY KEY,
@@ -431,18 +437,22 @@ fn meta_from(r: &Row, at: usize) -> rusqlite::Result<ArticleMeta> {
     })
 }
 
-fn outlet_from(r: &Row) -> rusqlite::Result<OutletState> {
-    Ok(OutletState {
-        outlet: r.get(0)?,
-        etag: r.get(1)?,
-        last_modified: r.get(2)?,
-        last_status: r.get::<_, Option<i64>>(3)?.map(|s| s.clamp(0, 999) as u16),
-        last_error: r.get(4)?,
-        last_fetch: r.get(5)?,
-        next_due: r.get(6)?,
-        failures: r.get::<_, i64>(7)?.clamp(0, u32::MAX as i64) as u32,
-        backoff_secs: r.get(8)?,
-    })
+fn outlet_from(r: &Row) -> rusqlite::Result<(String, OutletState)> {
+    let count = |v: Option<i64>| v.map(|n| n.max(0) as u64);
+    Ok((
+        r.get(0)?,
+        OutletState {
+            etag: r.get(1)?,
+            last_modified: r.get(2)?,
+            failures: r.get::<_, i64>(3)?.clamp(0, u32::MAX as i64) as u32,
+            hint_secs: count(r.get(4)?),
+            next_due: r.get(5)?,
+            last_poll: r.get(6)?,
+            last_status: r.get(7)?,
+            last_error: r.get(8)?,
+            polls: count(r.get(9)?).unwrap_or(0),
+        },
+    ))
 }
 
 /// Recounts the copies of `stories`, drops those left empty, and re-points a canonical that
@@ -549,7 +559,6 @@ impl Store for SqliteStore {
         Ok(Snapshot {
             items,
             emitted,
-            outlets: self.outlets()?,
             next_story,
             clock,
         })
@@ -579,28 +588,38 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| store_err(&path, "cannot start a transaction", e))?;
         let result = (|| -> rusqlite::Result<()> {
-            if let Some(o) = &batch.outlet {
+            if let Some((name, o)) = &batch.outlet {
+                let secs = |v: Option<u64>| v.map(|n| n.min(i64::MAX as u64) as i64);
                 tx.prepare_cached(
-                    "INSERT INTO outlet (name, etag, last_modified, last_status, last_error,
-                                         last_fetch, next_due, failures, backoff_secs)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                    "INSERT INTO outlet (name, etag, last_modified, failures, hint_secs, next_due,
+                                         last_poll, last_status, last_error, polls)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
                      ON CONFLICT (name) DO UPDATE SET
                          etag = excluded.etag, last_modified = excluded.last_modified,
+                         failures = excluded.failures, hint_secs = excluded.hint_secs,
+                         next_due = excluded.next_due, last_poll = excluded.last_poll,
                          last_status = excluded.last_status, last_error = excluded.last_error,
-                         last_fetch = excluded.last_fetch, next_due = excluded.next_due,
-                         failures = excluded.failures, backoff_secs = excluded.backoff_secs",
+                         polls = excluded.polls",
                 )?
                 .execute(params![
-                    o.outlet,
+                    name,
                     o.etag,
                     o.last_modified,
+                    o.failures,
+                    secs(o.hint_secs),
+                    o.next_due,
+                    o.last_poll,
                     o.last_status,
                     o.last_error,
-                    o.last_fetch,
-                    o.next_due,
-                    o.failures,
-                    o.backoff_secs
+                    secs(Some(o.polls)),
                 ])?;
+            }
+            for (name, h) in &batch.hosts {
+                tx.prepare_cached(
+                    "INSERT INTO host (name, blocked_until) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET blocked_until = excluded.blocked_until",
+                )?
+                .execute(params![name, h.blocked_until])?;
             }
             let mut touched = BTreeSet::new();
             let mut max_story = 0u64;
@@ -784,19 +803,71 @@ impl Store for SqliteStore {
             .transpose()
     }
 
-    fn outlets(&self) -> Result<Vec<OutletState>> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT name, etag, last_modified, last_status, last_error, last_fetch, next_due,
-                        failures, backoff_secs FROM outlet ORDER BY name",
-            )
-            .map_err(|e| self.sql("cannot read outlets", e))?;
-        let rows = stmt
-            .query_map([], outlet_from)
-            .map_err(|e| self.sql("cannot read outlets", e))?;
-        rows.collect::<rusqlite::Result<_>>()
-            .map_err(|e| self.sql("cannot read outlets", e))
+    fn poll_state(&self) -> Result<PollState> {
+        let mut state = PollState::default();
+        let read = |e| self.sql("cannot read the poll state", e);
+        {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT name, etag, last_modified, failures, hint_secs, next_due, last_poll,
+                            last_status, last_error, polls FROM outlet",
+                )
+                .map_err(read)?;
+            for row in stmt.query_map([], outlet_from).map_err(read)? {
+                let (name, outlet) = row.map_err(read)?;
+                state.outlets.insert(name, outlet);
+            }
+        }
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT name, blocked_until FROM host")
+                .map_err(read)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        HostState {
+                            blocked_until: r.get(1)?,
+                        },
+                    ))
+                })
+                .map_err(read)?;
+            for row in rows {
+                let (name, host) = row.map_err(read)?;
+                state.hosts.insert(name, host);
+            }
+        }
+        {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT outlet, item_id, content_hash, first_seen, last_seen FROM item")
+                .map_err(read)?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        SeenItem {
+                            content: r.get::<_, i64>(2)? as u64,
+                            first_seen: r.get(3)?,
+                            last_seen: r.get(4)?,
+                        },
+                    ))
+                })
+                .map_err(read)?;
+            for row in rows {
+                let (outlet, id, seen) = row.map_err(read)?;
+                state
+                    .seen
+                    .outlets
+                    .entry(outlet)
+                    .or_default()
+                    .insert(id, seen);
+            }
+        }
+        Ok(state)
     }
 }
 
