@@ -435,3 +435,22 @@ fn runs_longer_than_one_transaction_skip_repeats_on_both_sides_of_a_commit() {
     assert!(out.is_empty());
     assert!(stderr.contains("2200 already seen"), "{stderr}");
 }
+
+#[test]
+fn the_default_store_lives_in_the_xdg_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("plain.toml");
+    std::fs::write(&cfg, "[dedup]\nthreshold = 0.7\n").expect("config");
+    let out = Command::new(BIN)
+        .args(["stories", "--config", cfg.to_str().expect("path")])
+        .env("XDG_DATA_HOME", dir.path())
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let expected = dir.path().join("syndedup").join("syndedup.db");
+    assert!(
+        stderr.contains(&expected.display().to_string()) && stderr.contains("does not exist"),
+        "{stderr}"
+    );
+}
