@@ -43,6 +43,8 @@ pub enum Command {
     ImportOpml(mode::import_opml::ImportOpmlArgs),
     /// Poll the configured outlets: as a daemon, or one cycle with --once.
     Run(mode::run::RunArgs),
+    /// List recent stories from the store (read-only; works while the daemon runs).
+    Stories(mode::stories::StoriesArgs),
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -72,6 +74,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check(args) => return mode::check::run(&args),
         Command::ImportOpml(args) => return mode::import_opml::run(&args),
         Command::Run(args) => mode::run::run(&args)?,
+        Command::Stories(args) => mode::stories::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

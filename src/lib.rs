@@ -34,6 +34,7 @@
 //! - [`mode`]: one module per subcommand of the `syndedup` binary.
 //! - [`eval`]: clustering quality metrics (pairwise P/R/F1, adjusted Rand index); [`synth`]: the
 //!   seeded synthetic corpus with known truth that `syndedup bench` runs on.
+//! - [`store`]: persistent state in SQLite behind the narrow [`store::Store`] trait.
 //!
 //! ## Using the engine from Rust
 //!
@@ -63,6 +64,7 @@ pub mod mode;
 pub mod model;
 pub mod normalize;
 pub mod poll;
+pub mod store;
 pub mod synth;
 
 pub use config::Config;

@@ -24,6 +24,9 @@ use crate::jsonl::{
 };
 use crate::model::StoryId;
 
+#[path = "dedup_state.rs"]
+mod state;
+
 /// What `dedup` writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Emit {
@@ -70,6 +73,10 @@ pub struct DedupArgs {
     /// No progress and no closing summary on standard error.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Keep state in this SQLite database across runs: items seen before are skipped, the
+    /// index is rebuilt from the dedup window, stories are emitted once.
+    #[arg(long)]
+    pub state: Option<PathBuf>,
 }
 
 /// Counts reported at the end of a run.
@@ -81,6 +88,8 @@ pub struct Summary {
     pub rejected: u64,
     pub duplicate_ids: u64,
     pub empty_bodies: u64,
+    /// With `--state`: items skipped because they were seen before with the same body.
+    pub already_seen: u64,
     pub seconds: f64,
 }
 
@@ -111,6 +120,9 @@ impl std::fmt::Display for Summary {
         }
         if self.empty_bodies > 0 {
             write!(f, ", {} empty bodies", self.empty_bodies)?;
+        }
+        if self.already_seen > 0 {
+            write!(f, ", {} already seen", self.already_seen)?;
         }
         Ok(())
     }
@@ -201,6 +213,7 @@ struct Sink<W: Write> {
     seen_ids: HashSet<u64>,
     canonical_raw: HashMap<StoryId, Vec<u8>>,
     summary: Summary,
+    state: Option<state::State>,
 }
 
 impl<W: Write> Sink<W> {
@@ -239,6 +252,19 @@ impl<W: Write> Sink<W> {
                 prepared,
             } => {
                 let meta = &input.article.meta;
+                let mut content_hash = 0;
+                if let Some(state) = self.state.as_mut() {
+                    let (hash, seen) = state.check(meta, &input.article.body)?;
+                    if seen {
+                        self.summary.already_seen += 1;
+                        if state.due() {
+                            self.out.flush()?;
+                            state.commit()?;
+                        }
+                        return Ok(());
+                    }
+                    content_hash = hash;
+                }
                 if !self.seen_ids.insert(xxh3_64(meta.id.as_bytes())) {
                     self.summary.duplicate_ids += 1;
                     if !self.quiet {
@@ -259,6 +285,10 @@ impl<W: Write> Sink<W> {
                     .map(|p| p.timestamp())
                     .unwrap_or_else(|| self.engine.clock());
                 let decision = self.engine.insert(input.article.meta.clone(), &fp, time);
+                if let Some(state) = self.state.as_mut() {
+                    let clock = self.engine.clock();
+                    state.record(meta, content_hash, time, clock, &fp, &decision, &raw);
+                }
                 self.summary.articles += 1;
                 if decision.is_duplicate() {
                     self.summary.duplicates += 1;
@@ -267,7 +297,14 @@ impl<W: Write> Sink<W> {
                 }
                 match self.emit {
                     Emit::Unique => {
-                        if !decision.is_duplicate() {
+                        let fresh = !decision.is_duplicate()
+                            && match self.state.as_mut() {
+                                Some(state) => {
+                                    state.emit_new(decision.story, meta, self.engine.clock())
+                                }
+                                None => true,
+                            };
+                        if fresh {
                             self.out.write_all(&raw)?;
                             self.out.write_all(b"\n")?;
                         }
@@ -282,6 +319,13 @@ impl<W: Write> Sink<W> {
                         if decision.became_canonical {
                             self.canonical_raw.insert(decision.story, raw);
                         }
+                    }
+                }
+                if let Some(state) = self.state.as_mut() {
+                    if state.due() {
+                        // Output first: a crash in between repeats lines rather than losing them.
+                        self.out.flush()?;
+                        state.commit()?;
                     }
                 }
                 Ok(())
@@ -299,7 +343,29 @@ impl<W: Write> Sink<W> {
             bytes_per_article = self.engine.index_bytes() / self.engine.len().max(1),
             "engine index size"
         );
-        if self.emit == Emit::Stories {
+        if let (Emit::Stories, Some(state)) = (self.emit, self.state.as_mut()) {
+            // Only the stories this run added to; one emitted before is marked as an update.
+            let at = self.engine.clock();
+            for story in state.touched().to_vec() {
+                let Some(view) = self.engine.story(story) else {
+                    continue;
+                };
+                let raw = match self.canonical_raw.remove(&story) {
+                    Some(raw) => raw,
+                    None => state
+                        .canonical_payload(story)?
+                        .map(String::into_bytes)
+                        .unwrap_or_else(|| b"null".to_vec()),
+                };
+                let mut line = story_line(&view, &raw, &self.ids);
+                if state.emit_story(story, &view.canonical, at) {
+                    line.truncate(line.len() - 1);
+                    line.extend_from_slice(b",\"update\":true}");
+                }
+                self.out.write_all(&line)?;
+                self.out.write_all(b"\n")?;
+            }
+        } else if self.emit == Emit::Stories {
             for view in self.engine.stories() {
                 let raw = self
                     .canonical_raw
@@ -311,6 +377,9 @@ impl<W: Write> Sink<W> {
             }
         }
         self.out.flush()?;
+        if let Some(state) = self.state.take() {
+            state.finish(self.engine.clock())?;
+        }
         if let Ok(mut guard) = self.rejects.lock() {
             if let Some(w) = guard.as_mut() {
                 w.flush().context("cannot write to the rejects file")?;
@@ -350,7 +419,11 @@ pub fn run(args: &DedupArgs) -> anyhow::Result<Summary> {
         args.permutations,
     )?;
     let cap = cfg.dedup.max_line_bytes.get();
-    let engine = Engine::new(cfg)?;
+    let mut engine = Engine::new(cfg)?;
+    let state = match &args.state {
+        Some(path) => Some(state::State::open(path, &mut engine)?),
+        None => None,
+    };
     let preparer = engine.preparer().clone();
     let out: Box<dyn Write + Send> = match &args.output {
         Some(p) => Box::new(BufWriter::with_capacity(
@@ -379,6 +452,7 @@ pub fn run(args: &DedupArgs) -> anyhow::Result<Summary> {
         seen_ids: HashSet::new(),
         canonical_raw: HashMap::new(),
         summary: Summary::default(),
+        state,
     };
 
     let read_one =

@@ -7,3 +7,4 @@ pub mod dedup;
 pub mod eval;
 pub mod import_opml;
 pub mod run;
+pub mod stories;

@@ -1,0 +1,174 @@
+//! `syndedup dedup --state FILE`: the JSON Lines stage on top of a store, so consecutive runs
+//! over overlapping inputs behave as one long stream.
+//!
+//! The stage lives on the stream's clock (the latest `published` seen), not the wall clock:
+//! the window and retention count back from it, and it is each item's first/last-seen time.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use anyhow::Context;
+
+use crate::dedup::{Engine, Fingerprint};
+use crate::model::{ArticleMeta, Decision, StoryId};
+use crate::store::{
+    content_hash, restore_engine, signature_settings, Batch, Emission, EmissionKind, ItemKey,
+    ItemRecord, SqliteStore, Store,
+};
+
+/// Input lines per transaction: large enough that commits cost little, small enough that an
+/// interrupted run loses little work.
+const COMMIT_EVERY: usize = 1000;
+
+pub struct State {
+    store: SqliteStore,
+    batch: Batch,
+    /// Content hashes of the items in the uncommitted batch (the store cannot see them yet).
+    pending: HashMap<ItemKey, u64>,
+    /// Stories emitted as new, in earlier runs or this one.
+    emitted: HashSet<StoryId>,
+    /// Stories emitted before this run started.
+    emitted_before: HashSet<StoryId>,
+    /// Stories that got an item in this run, in order of first touch.
+    touched: Vec<StoryId>,
+    touched_set: HashSet<StoryId>,
+    retention: i64,
+}
+
+impl State {
+    /// Opens the store, deletes what is past retention and rebuilds the engine's index from
+    /// the items inside the window.
+    pub fn open(path: &Path, engine: &mut Engine) -> anyhow::Result<State> {
+        let mut store = SqliteStore::open(path)?;
+        store.check_settings(&signature_settings(engine.config()))?;
+        let d = &engine.config().dedup;
+        let window = d.window.as_secs().min(i64::MAX as u64) as i64;
+        let retention = d.retention.as_secs().min(i64::MAX as u64) as i64;
+        let clock = store.load(i64::MAX)?.clock;
+        if let Some(clock) = clock {
+            store.expire(clock.saturating_sub(retention))?;
+        }
+        let since = clock.unwrap_or(0).saturating_sub(window);
+        let snapshot = store
+            .load(since)
+            .with_context(|| format!("cannot load the state from {}", path.display()))?;
+        restore_engine(engine, &snapshot);
+        tracing::info!(path = %path.display(), items = snapshot.items.len(), stories = engine.story_count(), "state restored");
+        Ok(State {
+            store,
+            batch: Batch::default(),
+            pending: HashMap::new(),
+            emitted_before: snapshot.emitted.clone(),
+            emitted: snapshot.emitted,
+            touched: Vec::new(),
+            touched_set: HashSet::new(),
+            retention,
+        })
+    }
+
+    /// The content hash of an input article, and whether that exact content was seen already
+    /// (in an earlier run or earlier in this one).
+    pub fn check(&mut self, meta: &ArticleMeta, body: &str) -> anyhow::Result<(u64, bool)> {
+        let hash = content_hash(body);
+        let key = ItemKey::of(meta);
+        let stored = match self.pending.get(&key) {
+            Some(&h) => Some(h),
+            None => self.store.seen(&key)?,
+        };
+        let seen = stored == Some(hash);
+        if seen {
+            self.batch.seen.push(key);
+        }
+        Ok((hash, seen))
+    }
+
+    /// Queues a decided article for the next commit.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &mut self,
+        meta: &ArticleMeta,
+        hash: u64,
+        time: i64,
+        clock: i64,
+        fingerprint: &Fingerprint,
+        decision: &Decision,
+        raw: &[u8],
+    ) {
+        self.pending.insert(ItemKey::of(meta), hash);
+        if self.touched_set.insert(decision.story) {
+            self.touched.push(decision.story);
+        }
+        self.batch.seen_at = clock;
+        self.batch.items.push(ItemRecord {
+            meta: meta.clone(),
+            content_hash: hash,
+            time,
+            seen_at: clock,
+            fingerprint: fingerprint.clone(),
+            decision: decision.clone(),
+            payload: Some(String::from_utf8_lossy(raw).into_owned()),
+        });
+    }
+
+    /// True (and recorded) when a story was not emitted before: `--emit unique` writes it.
+    pub fn emit_new(&mut self, story: StoryId, item: &ArticleMeta, at: i64) -> bool {
+        if !self.emitted.insert(story) {
+            return false;
+        }
+        self.batch.emissions.push(Emission {
+            story,
+            kind: EmissionKind::New,
+            item: ItemKey::of(item),
+            at,
+        });
+        true
+    }
+
+    /// Records a `--emit stories` line; true when the story was emitted in an earlier run
+    /// (the line is then an update).
+    pub fn emit_story(&mut self, story: StoryId, canonical: &ArticleMeta, at: i64) -> bool {
+        let update = self.emitted_before.contains(&story);
+        self.emitted.insert(story);
+        self.batch.emissions.push(Emission {
+            story,
+            kind: if update {
+                EmissionKind::Update
+            } else {
+                EmissionKind::New
+            },
+            item: ItemKey::of(canonical),
+            at,
+        });
+        update
+    }
+
+    /// Stories that got an item in this run.
+    pub fn touched(&self) -> &[StoryId] {
+        &self.touched
+    }
+
+    /// The stored input line of a story's canonical version (from an earlier run).
+    pub fn canonical_payload(&self, story: StoryId) -> anyhow::Result<Option<String>> {
+        Ok(self.store.story(story)?.and_then(|s| s.canonical_payload))
+    }
+
+    /// True when the queued batch is full and should be committed.
+    pub fn due(&self) -> bool {
+        self.batch.items.len() + self.batch.seen.len() >= COMMIT_EVERY
+    }
+
+    /// Commits whatever is queued, in one transaction.
+    pub fn commit(&mut self) -> anyhow::Result<()> {
+        let batch = std::mem::take(&mut self.batch);
+        self.pending.clear();
+        self.store.commit(&batch)?;
+        Ok(())
+    }
+
+    /// Commits the rest and deletes records past retention of the stream's final clock.
+    pub fn finish(mut self, clock: i64) -> anyhow::Result<()> {
+        self.commit()?;
+        self.store.expire(clock.saturating_sub(self.retention))?;
+        Ok(())
+    }
+}

@@ -1,0 +1,358 @@
+//! Persistent state: what was fetched, seen, decided and emitted, so a restart resumes where
+//! the last run stopped.
+//!
+//! The pipeline talks to the state through the narrow [`Store`] trait; [`SqliteStore`] is the
+//! implementation (one file, WAL, one writer). The daemon calls [`Store::commit`] once per
+//! processed batch (one feed poll): the outlet's fetch state, the items with their decisions,
+//! the story updates derived from them and the emissions commit together or not at all.
+//!
+//! ## How each method maps to Redis (the planned shared store for several machines)
+//!
+//! | method | SQLite | Redis Cluster |
+//! |---|---|---|
+//! | [`Store::load`] | scan `item` rows with `time >= since`, and `emission` | `ZRANGEBYSCORE items:by-time since +inf`, then `HGETALL item:{key}` per member (signatures as binary fields); `SMEMBERS emitted`; `GET story:next` |
+//! | [`Store::seen`] | point query on `(outlet, item_id)` | `HGET item:{outlet}:{id} hash` (the seen-set) |
+//! | [`Store::commit`] | one `BEGIN IMMEDIATE` transaction | one `MULTI`/`EXEC` (or a Lua script) on keys hashed to the outlet's slot with a `{outlet}` hash tag; story counters via `HINCRBY` |
+//! | [`Store::expire`] | `DELETE ... WHERE last_seen < before` | key TTLs set at commit (`EXPIRE item:… retention`) plus `ZREMRANGEBYSCORE` |
+//! | [`Store::stories`], [`Store::story`] | joins over `story` and `item` | `ZREVRANGEBYSCORE stories:by-first-seen`, `HGETALL story:{id}`, `SMEMBERS story:{id}:items` |
+//! | [`Store::poll_state`] | `outlet`, `host`, and `item` (outlet, id, hash, first/last seen) | `HGETALL outlet:{name}` per configured outlet, `host:{name}` keys with `PEXPIREAT`, `HSCAN seen:{outlet}` |
+//!
+//! The one-writer lock becomes a lease (`SET lock NX PX`) per outlet shard; story ids come
+//! from `INCR story:next` instead of the engine's counter.
+//!
+//! ## Times
+//!
+//! Every time is Unix seconds chosen by the caller, so the store has no clock: the daemon passes
+//! the wall clock, `syndedup dedup --state` the stream's latest time. An item's `time` places it
+//! in the dedup window (its published time, or the caller's clock when it has none);
+//! `first_seen`/`last_seen` are when the caller saw it, and retention counts from `last_seen`.
+
+mod sqlite;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, FixedOffset};
+
+use crate::config::StoreConfig;
+use crate::dedup::cluster::MIN_LEAD_SIMILARITY;
+use crate::dedup::minhash::{lead_similarity, LEAD_SLOTS};
+use crate::dedup::{Engine, EngineConfig, Fingerprint, PairScore};
+use crate::error::Result;
+use crate::model::{ArticleMeta, Decision, StoryId};
+pub use crate::poll::{HostState, OutletState, PollState};
+
+pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+
+/// The identity of an item: its outlet (`None` for JSON Lines input without one) and the
+/// outlet's id for it. A feed repeating an id means the same item, possibly edited.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ItemKey {
+    pub outlet: Option<String>,
+    pub id: String,
+}
+
+impl ItemKey {
+    pub fn of(meta: &ArticleMeta) -> Self {
+        ItemKey {
+            outlet: meta.outlet.clone(),
+            id: meta.id.clone(),
+        }
+    }
+}
+
+/// One processed item as it is stored.
+#[derive(Debug, Clone)]
+pub struct ItemRecord {
+    pub meta: ArticleMeta,
+    /// Identity of the item's content (see [`content_hash`]): a repeated item with another
+    /// hash was edited and is evaluated again.
+    pub content_hash: u64,
+    /// Where the item sits in the dedup window (Unix seconds).
+    pub time: i64,
+    /// When the caller saw it (Unix seconds).
+    pub seen_at: i64,
+    pub fingerprint: Fingerprint,
+    pub decision: Decision,
+    /// What output needs to render the item again: for `dedup --state` the input line as it
+    /// came in, for the daemon its JSON rendering.
+    pub payload: Option<String>,
+}
+
+/// What was written to the output about a story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmissionKind {
+    /// The story's first appearance.
+    New,
+    /// A better copy became canonical after the story was emitted.
+    Update,
+}
+
+impl EmissionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmissionKind::New => "new",
+            EmissionKind::Update => "update",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Emission {
+    pub story: StoryId,
+    pub kind: EmissionKind,
+    /// The canonical item at the time of emission.
+    pub item: ItemKey,
+    pub at: i64,
+}
+
+/// Everything one processed batch changes; [`Store::commit`] writes it in one transaction.
+#[derive(Debug, Clone, Default)]
+pub struct Batch {
+    /// The polled outlet's name and new fetch state: validators, last status and error, next
+    /// due time, failures (the backoff). None for JSON Lines input.
+    pub outlet: Option<(String, OutletState)>,
+    /// Hosts whose `Retry-After` block changed in this batch.
+    pub hosts: Vec<(String, HostState)>,
+    /// New and edited items with their decisions. Story rows (canonical, first and last seen,
+    /// copy count) are derived from these.
+    pub items: Vec<ItemRecord>,
+    /// Items seen again unchanged: their `last_seen` moves to `seen_at`, so retention counts
+    /// from the last time a feed still carried them.
+    pub seen: Vec<ItemKey>,
+    pub seen_at: i64,
+    pub emissions: Vec<Emission>,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.outlet.is_none()
+            && self.hosts.is_empty()
+            && self.items.is_empty()
+            && self.seen.is_empty()
+            && self.emissions.is_empty()
+    }
+}
+
+/// One item to give back to [`Engine::restore`].
+#[derive(Debug, Clone)]
+pub struct RestoreItem {
+    pub meta: ArticleMeta,
+    pub fingerprint: Fingerprint,
+    pub time: i64,
+    pub story: StoryId,
+    /// The story's canonical version.
+    pub canonical: bool,
+}
+
+/// What a restart needs, from [`Store::load`].
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Items inside the window, in the order they were first stored.
+    pub items: Vec<RestoreItem>,
+    /// Stories emitted so far (among those with items inside the window).
+    pub emitted: HashSet<StoryId>,
+    /// The next story id never used by this store.
+    pub next_story: u64,
+    /// The latest item time stored (the stream's clock), if any item is stored.
+    pub clock: Option<i64>,
+}
+
+/// What [`Store::expire`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expired {
+    pub items: u64,
+    pub stories: u64,
+}
+
+/// Which stories [`Store::stories`] lists.
+#[derive(Debug, Clone, Default)]
+pub struct StoryQuery {
+    /// Only stories first seen at or after this time.
+    pub since: Option<i64>,
+    /// At most this many, newest first.
+    pub limit: Option<usize>,
+}
+
+/// One member of a stored story.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredCopy {
+    pub meta: ArticleMeta,
+    pub first_seen: i64,
+    /// `None` when the stored signature is damaged.
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// A story as the store holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStory {
+    pub story: StoryId,
+    /// Index of the canonical version in `copies`.
+    pub canonical: usize,
+    /// The canonical item's payload (see [`ItemRecord::payload`]).
+    pub canonical_payload: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// Every member, canonical included, in the order first seen.
+    pub copies: Vec<StoredCopy>,
+    /// Whether the story was emitted (as new) at least once.
+    pub emitted: bool,
+}
+
+impl StoredStory {
+    pub fn canonical_meta(&self) -> Option<&ArticleMeta> {
+        self.copies.get(self.canonical).map(|c| &c.meta)
+    }
+
+    /// Each copy's similarity to the canonical version, computed as the engine does
+    /// (see [`crate::dedup::cluster`]): Jaccard, or containment when the length ratio allows it.
+    pub fn scores(&self, min_length_ratio: f32) -> Vec<f32> {
+        let canonical = self.copies.get(self.canonical);
+        self.copies
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                if i == self.canonical {
+                    return 1.0;
+                }
+                match (
+                    c.fingerprint.as_ref(),
+                    canonical.and_then(|k| k.fingerprint.as_ref()),
+                ) {
+                    (Some(a), Some(b)) => similarity(a, b, min_length_ratio),
+                    _ => 0.0,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The engine compares 16-bit truncated slots; so does this, so scores agree with `dedup`'s.
+fn similarity(a: &Fingerprint, b: &Fingerprint, min_length_ratio: f32) -> f32 {
+    if a.sig.is_empty() || a.sig.len() != b.sig.len() {
+        return 0.0;
+    }
+    let low = |f: &Fingerprint, lead: bool| -> Vec<u16> {
+        let values = if lead { &f.lead } else { &f.sig };
+        values.iter().map(|&v| v as u16).collect()
+    };
+    let equal = low(a, false)
+        .iter()
+        .zip(&low(b, false))
+        .filter(|(x, y)| x == y)
+        .count();
+    let pair = PairScore::new(equal as f32 / a.sig.len() as f32, a.shingles, b.shingles);
+    let contained = pair.length_ratio >= min_length_ratio
+        && lead_similarity(&low(a, true), &low(b, true)) >= MIN_LEAD_SIMILARITY;
+    if contained {
+        pair.jaccard.max(pair.containment)
+    } else {
+        pair.jaccard
+    }
+}
+
+/// Names the settings signatures depend on; a store refuses signatures made with others
+/// (see [`SqliteStore::check_settings`]).
+pub fn signature_settings(config: &EngineConfig) -> String {
+    let d = &config.dedup;
+    format!(
+        "scheme={:?} permutations={} shingle_size={}",
+        d.scheme, d.permutations, d.shingle_size
+    )
+}
+
+/// The persistent state behind the pipeline. See the module docs for the Redis mapping.
+pub trait Store {
+    /// Items with `time >= since` (the dedup window) and what was emitted, for a restart.
+    fn load(&self, since: i64) -> Result<Snapshot>;
+    /// The content hash stored for an item, if it was seen.
+    fn seen(&self, key: &ItemKey) -> Result<Option<u64>>;
+    /// Writes one batch atomically.
+    fn commit(&mut self, batch: &Batch) -> Result<()>;
+    /// Deletes items last seen before `before`, and stories left without items.
+    fn expire(&mut self, before: i64) -> Result<Expired>;
+    /// Recent stories, newest (first seen) first.
+    fn stories(&self, query: &StoryQuery) -> Result<Vec<StoredStory>>;
+    /// One story.
+    fn story(&self, id: StoryId) -> Result<Option<StoredStory>>;
+    /// What the poller resumes from: every outlet's fetch state, host blocks, and the seen
+    /// set (content hash, first and last seen of every stored item).
+    fn poll_state(&self) -> Result<PollState>;
+}
+
+/// The identity of an item's content, as the poller computes it: xxh3 of the body. An edited
+/// body re-evaluates the item; an edited title alone does not.
+pub fn content_hash(body: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(body.as_bytes())
+}
+
+/// Rebuilds a fresh engine's index from a snapshot, and makes it number new stories after
+/// every id the store ever used (stories outside the window included). An engine that already
+/// holds articles only gets the snapshot's items.
+pub fn restore_engine(engine: &mut Engine, snapshot: &Snapshot) {
+    let restored_max = snapshot.items.iter().map(|i| i.story.0).max().unwrap_or(0);
+    if engine.is_empty() && snapshot.next_story > restored_max + 1 {
+        // The engine continues after the highest id it was given, and stories outside the
+        // window are not restored: hand it a placeholder with the highest used id, dated before
+        // the epoch, then expire it. The counter stays, the placeholder goes.
+        let empty = Fingerprint {
+            sig: vec![0; engine.signer().slots()],
+            lead: vec![0; LEAD_SLOTS],
+            shingles: 0,
+            words: 0,
+        };
+        engine.restore(
+            ArticleMeta::default(),
+            &empty,
+            -1,
+            StoryId(snapshot.next_story - 1),
+            true,
+        );
+        let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
+        engine.expire(window);
+    }
+    for item in &snapshot.items {
+        engine.restore(
+            item.meta.clone(),
+            &item.fingerprint,
+            item.time,
+            item.story,
+            item.canonical,
+        );
+    }
+}
+
+/// The database path: `[store] path`, else `syndedup.db` in `$XDG_DATA_HOME/syndedup`, else in
+/// `~/.local/share/syndedup`, else in the working directory.
+pub fn store_path(config: &StoreConfig) -> PathBuf {
+    if let Some(p) = &config.path {
+        return p.clone();
+    }
+    let env_dir = |name: &str| {
+        std::env::var_os(name)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    if let Some(dir) = env_dir("XDG_DATA_HOME") {
+        return dir.join("syndedup").join("syndedup.db");
+    }
+    if let Some(home) = env_dir("HOME") {
+        return home
+            .join(".local")
+            .join("share")
+            .join("syndedup")
+            .join("syndedup.db");
+    }
+    Path::new("syndedup.db").to_path_buf()
+}
+
+/// Renders a Unix time for humans and JSON.
+pub fn rfc3339(secs: i64) -> String {
+    DateTime::from_timestamp(secs, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_else(|| secs.to_string())
+}
+
+pub(crate) fn parse_published(text: &str) -> Option<DateTime<FixedOffset>> {
+    DateTime::parse_from_rfc3339(text).ok()
+}
