@@ -24,6 +24,7 @@
 //!
 //! - [`config`]: the TOML configuration, defaults and validation.
 //! - [`error`]: the library's error type, with file, line and URL context.
+//! - [`hash`]: a cheap hasher for maps keyed by hashes.
 //! - [`model`]: plain data passed between stages (`Article`, `Decision`, `StoryView`).
 //! - [`normalize`]: HTML to text, folding, tokenising, boilerplate.
 //! - [`dedup`]: the pure core: shingles, MinHash, LSH, match rule, merge policy, [`Engine`].
@@ -58,6 +59,7 @@ pub mod dedup;
 pub mod emit;
 pub mod error;
 pub mod eval;
+pub mod hash;
 pub mod http;
 pub mod jsonl;
 pub mod mode;

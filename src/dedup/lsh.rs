@@ -6,9 +6,6 @@
 //! `u32 → u32` map per band holds the newest document of each bucket, and one `u32` per
 //! (document, band) links to the next older one.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-
 /// The band count and rows per band that minimise the (equally weighted) area of false
 /// positives below `threshold` plus false negatives above it, for `slots` slots: the rule
 /// datasketch uses.
@@ -40,28 +37,7 @@ pub fn optimal_bands(threshold: f64, slots: usize) -> (usize, usize) {
     best
 }
 
-/// Keys are already hashes: spread them over 64 bits and no more.
-#[derive(Default)]
-pub struct SpreadHasher(u64);
-
-impl Hasher for SpreadHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ b as u64).wrapping_mul(0x100_0000_01B3);
-        }
-    }
-    fn write_u32(&mut self, v: u32) {
-        self.0 = (v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-    fn write_u64(&mut self, v: u64) {
-        self.0 = v.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-pub type SpreadMap<K, V> = HashMap<K, V, BuildHasherDefault<SpreadHasher>>;
+use crate::hash::SpreadMap;
 
 const NONE: u32 = u32::MAX;
 

@@ -10,7 +10,9 @@
 //!
 //! Boilerplate is only ignored for matching; the stored and emitted text keeps it.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
+
+use crate::hash::{SpreadMap, SpreadSet};
 
 use regex::RegexSet;
 
@@ -99,7 +101,7 @@ struct Phrase {
 /// The built-in phrase list, compiled to word hashes.
 pub struct BuiltinList {
     phrases: Vec<Phrase>,
-    by_first: HashMap<u64, Vec<usize>>,
+    by_first: SpreadMap<u64, Vec<usize>>,
     /// A 4096-bit filter on first words: most words skip the map lookup.
     first_filter: Box<[u64; 64]>,
 }
@@ -115,7 +117,7 @@ impl BuiltinList {
     pub fn new(enabled: bool) -> Self {
         let mut list = BuiltinList {
             phrases: Vec::new(),
-            by_first: HashMap::new(),
+            by_first: SpreadMap::default(),
             first_filter: Box::new([0; 64]),
         };
         if enabled {
@@ -235,9 +237,9 @@ pub struct LearnerSettings {
 #[derive(Default, Clone)]
 struct OutletStats {
     recent: VecDeque<Vec<u64>>,
-    counts: HashMap<u64, u32>,
+    counts: SpreadMap<u64, u32>,
     /// Content hashes of the recent items: a re-post of the same text is not counted twice.
-    seen_texts: HashSet<u64>,
+    seen_texts: SpreadSet<u64>,
     text_order: VecDeque<u64>,
 }
 
@@ -324,6 +326,13 @@ impl Learner {
             .iter()
             .map(|(o, s)| (o.clone(), s.recent.iter().cloned().collect()))
             .collect()
+    }
+
+    /// One outlet's recent items, oldest first (what [`Learner::export`] gives for it).
+    pub fn export_outlet(&self, outlet: &str) -> Option<Vec<Vec<u64>>> {
+        self.outlets
+            .get(outlet)
+            .map(|s| s.recent.iter().cloned().collect())
     }
 
     /// Restores an outlet's recent items (as returned by [`Learner::export`]).
