@@ -1,0 +1,166 @@
+//! `syndedup run` on the SQLite store through the real binary: restarts resume (conditional
+//! requests, nothing emitted twice, the index rebuilt), and a second writer is refused.
+
+mod store_run_support;
+
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use store_run_support::{serve, stored_items, write_config, Feeds, Log};
+
+const BIN: &str = env!("CARGO_BIN_EXE_syndedup");
+
+fn fixed_feeds(feeds: usize, items: usize) -> Arc<Feeds> {
+    let f = Arc::new(Feeds {
+        feeds,
+        max_items: items,
+        step: Duration::from_millis(1),
+        start: Instant::now() - Duration::from_secs(1),
+        log: Mutex::new(Log::default()),
+    });
+    assert_eq!(f.count(), items);
+    f
+}
+
+fn run_once(config: &std::path::Path) -> (String, String) {
+    let out = Command::new(BIN)
+        .args(["run", "--once", "--config"])
+        .arg(config)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "run --once failed: {stderr}");
+    (stdout, stderr)
+}
+
+fn lines(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each output line is JSON"))
+        .collect()
+}
+
+/// The NEW column of the `--once` table, per outlet.
+fn new_column(table: &str) -> Vec<u64> {
+    table
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let cells: Vec<&str> = l.split_whitespace().collect();
+            // OUTLET is two words ("Outlet 3"): STATUS, ITEMS, NEW follow.
+            cells[4].parse().expect("NEW is a number")
+        })
+        .collect()
+}
+
+#[test]
+fn second_once_run_sends_conditional_requests_and_emits_nothing_new() {
+    let feeds = fixed_feeds(3, 4);
+    let addr = serve(feeds.clone());
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(dir.path(), addr, 3, "decisions");
+    let output = dir.path().join("out/stories.jsonl");
+
+    let (first, _) = run_once(&config);
+    assert_eq!(new_column(&first), vec![4, 4, 4], "{first}");
+    let after_first = std::fs::read(&output).expect("output written");
+    assert_eq!(lines(&output).len(), 12);
+    assert_eq!(
+        stored_items(&dir.path().join("state/syndedup.db")).len(),
+        12
+    );
+    let conditional_before = feeds.log.lock().unwrap().conditional;
+    assert_eq!(conditional_before, 0, "a fresh store has no validators");
+
+    let (second, _) = run_once(&config);
+    assert_eq!(new_column(&second), vec![0, 0, 0], "{second}");
+    assert!(
+        second.lines().skip(1).all(|l| l.contains(" 304 ")),
+        "{second}"
+    );
+    let log = feeds.log.lock().unwrap();
+    assert_eq!(log.conditional, 3, "every outlet sent If-None-Match");
+    assert_eq!(log.not_modified, 3);
+    drop(log);
+    assert_eq!(
+        std::fs::read(&output).expect("output"),
+        after_first,
+        "the second run appended nothing"
+    );
+}
+
+#[test]
+fn a_restart_matches_new_copies_against_stored_stories() {
+    let feeds = fixed_feeds(2, 3);
+    let addr = serve(feeds);
+    let dir = tempfile::tempdir().expect("tmp");
+    // First run: only outlet 0, which starts three stories.
+    let config = write_config(dir.path(), addr, 1, "stories");
+    run_once(&config);
+    let output = dir.path().join("out/stories.jsonl");
+    let first = lines(&output);
+    assert_eq!(first.len(), 3);
+    let story_of_item0 = first
+        .iter()
+        .find(|l| l["canonical"]["id"] == "f0-i0")
+        .map(|l| l["story"].clone())
+        .expect("item 0 started a story");
+
+    // Second run, a new process: outlet 1 carries copies of the same three stories.
+    let config = write_config(dir.path(), addr, 2, "decisions");
+    let (table, _) = run_once(&config);
+    assert_eq!(new_column(&table), vec![0, 3], "{table}");
+    let all = lines(&output);
+    let copies: Vec<_> = all[3..].iter().collect();
+    assert_eq!(copies.len(), 3, "one decision line per copy");
+    for c in &copies {
+        assert_eq!(c["outlet"], "Outlet 1");
+        assert_eq!(c["dedup"]["duplicate_of"]["outlet"], "Outlet 0", "{c}");
+    }
+    let copy0 = copies
+        .iter()
+        .find(|c| c["id"] == "f1-i0")
+        .expect("copy of item 0");
+    assert_eq!(copy0["dedup"]["story"], story_of_item0);
+    assert_eq!(copy0["dedup"]["duplicate_of"]["id"], "f0-i0");
+}
+
+#[test]
+fn a_second_daemon_on_the_same_store_refuses_to_start() {
+    let feeds = fixed_feeds(2, 2);
+    let addr = serve(feeds);
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = write_config(dir.path(), addr, 2, "decisions");
+    let mut first = Command::new(BIN)
+        .args(["run", "--config"])
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the daemon");
+    let output = dir.path().join("out/stories.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while lines(&output).len() < 4 {
+        assert!(Instant::now() < deadline, "the daemon wrote nothing");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let second = Command::new(BIN)
+        .args(["run", "--once", "--config"])
+        .arg(&config)
+        .output()
+        .expect("run");
+    let _ = first.kill();
+    let _ = first.wait();
+    assert!(!second.status.success(), "the second writer must not start");
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        stderr.contains("is in use by another process")
+            && stderr.contains("syndedup.db")
+            && stderr.contains(&format!("pid {}", first.id())),
+        "{stderr}"
+    );
+    assert!(second.stdout.is_empty(), "no table from a refused run");
+}
