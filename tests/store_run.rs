@@ -164,3 +164,38 @@ fn a_second_daemon_on_the_same_store_refuses_to_start() {
     );
     assert!(second.stdout.is_empty(), "no table from a refused run");
 }
+
+#[test]
+fn the_boilerplate_learner_resumes_from_the_store() {
+    use syndedup::poll::Poller;
+    use syndedup::store::SqliteStore;
+
+    let feeds = fixed_feeds(3, 6);
+    let addr = serve(feeds);
+    let dir = tempfile::tempdir().expect("tmp");
+    let config_path = write_config(dir.path(), addr, 3, "decisions");
+    let config = syndedup::Config::load(&config_path).expect("config");
+    let db = dir.path().join("state/syndedup.db");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let memory = |p: &Poller| {
+        let mut m = p
+            .engine()
+            .and_then(|e| e.learner())
+            .expect("learning is on by default")
+            .export();
+        m.sort();
+        m
+    };
+    let learned = rt.block_on(async {
+        let store = SqliteStore::open(&db).expect("store");
+        let mut poller = Poller::with_store(config.clone(), Box::new(store)).expect("poller");
+        poller.run_once().await.expect("run");
+        memory(&poller)
+    });
+    assert_eq!(learned.len(), 3, "one memory per outlet");
+    assert!(learned.iter().all(|(_, recent)| recent.len() == 6));
+    // A new poller on the same store (the first one is gone, and with it the lock).
+    let store = SqliteStore::open(&db).expect("store");
+    let resumed = Poller::with_store(config, Box::new(store)).expect("poller");
+    assert_eq!(memory(&resumed), learned);
+}

@@ -316,6 +316,11 @@ impl Poller {
             }
         }
         restore_engine(&mut engine, &snapshot);
+        if let Some(learner) = engine.learner_mut() {
+            for (outlet, recent) in std::mem::take(&mut snapshot.learner) {
+                learner.import(&outlet, recent);
+            }
+        }
         let state = store.poll_state()?;
         let mut poller = Poller::with_engine(config, engine)?;
         poller.restore(state);
@@ -887,6 +892,17 @@ impl Poller {
                     payload,
                 });
             }
+            if stored {
+                batch.learner = engine
+                    .learner()
+                    .map(|l| {
+                        l.export()
+                            .into_iter()
+                            .filter(|(o, _)| *o == outlet)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
             (engine, emitted, batch, n, dups)
         })
         .await;
@@ -902,6 +918,7 @@ impl Poller {
             self.batch.items.append(&mut batch.items);
             self.batch.emissions.append(&mut batch.emissions);
             self.batch.lines.append(&mut batch.lines);
+            self.batch.learner.append(&mut batch.learner);
         } else if let Some(out) = self.output.as_mut() {
             let lines: Vec<Vec<u8>> = batch.lines.into_iter().map(String::into_bytes).collect();
             out.write_lines(&lines)?;

@@ -128,6 +128,9 @@ pub struct Batch {
     /// Output lines (JSON, no newline) this batch produces, queued in the store's outbox and
     /// appended to the output file after the commit (see [`Store::output_pending`]).
     pub lines: Vec<String>,
+    /// What the boilerplate learner remembers of the polled outlets (see
+    /// [`crate::normalize::boilerplate::Learner::export`]), replacing what was stored for them.
+    pub learner: Vec<(String, Vec<Vec<u64>>)>,
 }
 
 impl Batch {
@@ -138,6 +141,7 @@ impl Batch {
             && self.seen.is_empty()
             && self.emissions.is_empty()
             && self.lines.is_empty()
+            && self.learner.is_empty()
     }
 }
 
@@ -163,6 +167,8 @@ pub struct Snapshot {
     pub next_story: u64,
     /// The latest item time stored (the stream's clock), if any item is stored.
     pub clock: Option<i64>,
+    /// The boilerplate learner's memory per outlet, for `Learner::import`.
+    pub learner: Vec<(String, Vec<Vec<u64>>)>,
 }
 
 /// How far the output file is known to be written: its path and length right after the last

@@ -88,6 +88,11 @@ CREATE TABLE outbox (
     seq  INTEGER PRIMARY KEY,
     line TEXT NOT NULL
 );
+-- The boilerplate learner's recent items per outlet: a JSON array of paragraph-key arrays.
+CREATE TABLE learner (
+    outlet TEXT PRIMARY KEY,
+    recent TEXT NOT NULL
+);
 "#,
 ];
 
@@ -565,11 +570,33 @@ impl Store for SqliteStore {
             .map_err(|e| self.sql("cannot read settings", e))?;
         let counter = counter.and_then(|c| c.parse::<u64>().ok()).unwrap_or(1);
         let next_story = counter.max(max_story.map_or(1, |m| m as u64 + 1)).max(1);
+        let learner = {
+            let read = |e| self.sql("cannot read the learner", e);
+            let mut stmt = self
+                .conn
+                .prepare("SELECT outlet, recent FROM learner ORDER BY outlet")
+                .map_err(read)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(read)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (outlet, json) = row.map_err(read)?;
+                match serde_json::from_str::<Vec<Vec<u64>>>(&json) {
+                    Ok(recent) => out.push((outlet, recent)),
+                    Err(e) => {
+                        tracing::warn!(path = %self.path.display(), outlet, error = %e, "stored boilerplate memory is damaged; that outlet learns from scratch")
+                    }
+                }
+            }
+            out
+        };
         Ok(Snapshot {
             items,
             emitted,
             next_story,
             clock,
+            learner,
         })
     }
 
@@ -721,6 +748,16 @@ impl Store for SqliteStore {
                         e.at
                     ])?;
                     max_story = max_story.max(e.story.0);
+                }
+            }
+            {
+                let mut learn = tx.prepare_cached(
+                    "INSERT INTO learner (outlet, recent) VALUES (?1, ?2)
+                     ON CONFLICT (outlet) DO UPDATE SET recent = excluded.recent",
+                )?;
+                for (outlet, recent) in &batch.learner {
+                    let json = serde_json::to_string(recent).unwrap_or_else(|_| "[]".into());
+                    learn.execute(params![outlet, json])?;
                 }
             }
             {
