@@ -199,3 +199,115 @@ fn the_boilerplate_learner_resumes_from_the_store() {
     let resumed = Poller::with_store(config, Box::new(store)).expect("poller");
     assert_eq!(memory(&resumed), learned);
 }
+
+#[test]
+fn an_item_edited_between_runs_is_evaluated_again_and_stored_once() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let feed = dir.path().join("feed.xml");
+    let write_feed = |body: &str| {
+        std::fs::write(
+            &feed,
+            format!(
+                "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>L</title>\
+                 <item><guid>l1</guid><title>Local</title><description><![CDATA[{body}]]></description></item>\
+                 <item><guid>l2</guid><title>Other</title><description><![CDATA[{}]]></description></item>\
+                 </channel></rss>",
+                store_run_support::body(1, 2)
+            ),
+        )
+        .expect("feed");
+    };
+    let config = dir.path().join("syndedup.toml");
+    std::fs::write(
+        &config,
+        "[output]\njsonl = \"out.jsonl\"\n[store]\npath = \"state.db\"\n\
+         [[outlet]]\nname = \"Local\"\nurl = \"feed.xml\"\n",
+    )
+    .expect("config");
+    let db = dir.path().join("state.db");
+    let hash = |id: &str| -> i64 {
+        rusqlite::Connection::open(&db)
+            .expect("db")
+            .query_row(
+                "SELECT content_hash FROM item WHERE item_id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .expect("stored")
+    };
+
+    write_feed(&store_run_support::body(1, 1));
+    let (first, _) = run_once(&config);
+    let row: Vec<&str> = first
+        .lines()
+        .nth(1)
+        .expect("row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(&row[..4], ["Local", "file", "2", "2"], "{first}");
+    let before = hash("l1");
+    // Same ids; l1 gets a new last paragraph (the file's size changes, so it is read again).
+    write_feed(&format!(
+        "{}<p>Updated at noon with the council's reply.</p>",
+        store_run_support::body(1, 1)
+    ));
+    let (second, _) = run_once(&config);
+    let row: Vec<&str> = second
+        .lines()
+        .nth(1)
+        .expect("row")
+        .split_whitespace()
+        .collect();
+    assert_eq!(
+        &row[1..4],
+        ["file", "2", "1"],
+        "only the edited item is new: {second}"
+    );
+    assert_ne!(hash("l1"), before, "the stored record is replaced");
+    assert_eq!(stored_items(&db).len(), 2, "still one record per item");
+    let out = lines(&dir.path().join("out.jsonl"));
+    assert_eq!(out.len(), 3, "two first decisions, then the edited item's");
+    assert_eq!(out[2]["id"], "l1");
+}
+
+#[test]
+fn a_better_copy_after_a_restart_is_written_as_an_update_of_the_same_story() {
+    let feeds = fixed_feeds(2, 1);
+    let addr = serve(feeds);
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("syndedup.toml");
+    let write = |outlets: &[usize]| {
+        let mut text = String::from(
+            "[output]\njsonl = \"out.jsonl\"\nkind = \"stories\"\n[store]\npath = \"state.db\"\n\
+             [merge]\noutlet_priority = [\"Outlet 0\"]\n",
+        );
+        for k in outlets {
+            text.push_str(&format!(
+                "[[outlet]]\nname = \"Outlet {k}\"\nurl = \"http://{addr}/feed/{k}\"\n"
+            ));
+        }
+        if !outlets.contains(&0) {
+            // outlet_priority must name a configured outlet.
+            text.push_str(&format!(
+                "[[outlet]]\nname = \"Outlet 0\"\nurl = \"http://{addr}/feed/0\"\nenabled = false\n"
+            ));
+        }
+        std::fs::write(&config, text).expect("config");
+    };
+    write(&[1]);
+    run_once(&config);
+    write(&[0, 1]);
+    run_once(&config);
+    run_once(&config);
+    let out = lines(&dir.path().join("out.jsonl"));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0]["canonical"]["outlet"], "Outlet 1");
+    assert!(out[0].get("update").is_none());
+    assert_eq!(
+        out[1]["story"], out[0]["story"],
+        "the same story, not a second one"
+    );
+    assert_eq!(out[1]["update"], true);
+    assert_eq!(out[1]["canonical"]["outlet"], "Outlet 0");
+    assert_eq!(out[1]["copies"].as_array().map(Vec::len), Some(2));
+}
