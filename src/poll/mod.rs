@@ -895,12 +895,8 @@ impl Poller {
             if stored {
                 batch.learner = engine
                     .learner()
-                    .map(|l| {
-                        l.export()
-                            .into_iter()
-                            .filter(|(o, _)| *o == outlet)
-                            .collect()
-                    })
+                    .and_then(|l| l.export_outlet(&outlet))
+                    .map(|items| vec![(outlet.clone(), items)])
                     .unwrap_or_default();
             }
             (engine, emitted, batch, n, dups)
