@@ -17,9 +17,30 @@ use xxhash_rust::xxh3::xxh3_64;
 pub fn for_each_word(line: &str, buf: &mut Vec<u8>, mut f: impl FnMut(&[u8])) {
     if line.is_ascii() {
         ascii_words(line.as_bytes(), buf, &mut f);
+    } else if let Some(ascii) = ascii_equivalent(line) {
+        ascii_words(ascii.as_bytes(), buf, &mut f);
     } else {
         unicode_words(line, buf, &mut f);
     }
+}
+
+/// English news is ASCII but for typographic punctuation: curly quotes, dashes, ellipses,
+/// no-break spaces. Those have ASCII stand-ins with the same NFKC and UAX #29 behaviour (a curly
+/// apostrophe joins letters like `'`; dashes and double quotes separate like a space), so such
+/// lines can take the fast path too. `None` when the line has any other non-ASCII character.
+fn ascii_equivalent(line: &str) -> Option<String> {
+    let mut out = String::with_capacity(line.len());
+    for c in line.chars() {
+        match c {
+            _ if c.is_ascii() => out.push(c),
+            '\u{2018}' | '\u{2019}' => out.push('\''),
+            '\u{2026}' => out.push_str("..."),
+            '\u{00A0}' | '\u{201C}' | '\u{201D}' | '\u{2013}' | '\u{2014}' | '\u{00AB}'
+            | '\u{00BB}' | '\u{2022}' => out.push(' '),
+            _ => return None,
+        }
+    }
+    Some(out)
 }
 
 /// Byte classes for the ASCII fast path.
@@ -212,10 +233,27 @@ mod tests {
         }
     }
 
+    fn via_public(line: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = Vec::new();
+        for_each_word(line, &mut buf, |w| {
+            out.push(String::from_utf8_lossy(w).into_owned())
+        });
+        out
+    }
+
     proptest! {
         #[test]
         fn ascii_paths_agree(s in "[ -~]{0,80}") {
             prop_assert_eq!(via_ascii(&s), via_unicode(&s));
+        }
+
+        #[test]
+        fn typographic_punctuation_takes_the_fast_path_faithfully(
+            s in "[a-c1-2 .,:;'_\u{2018}\u{2019}\u{201C}\u{201D}\u{2013}\u{2014}\u{2026}\u{00A0}\u{00AB}\u{00BB}\u{2022}]{0,60}"
+        ) {
+            prop_assert!(ascii_equivalent(&s).is_some());
+            prop_assert_eq!(via_public(&s), via_unicode(&s));
         }
 
         #[test]
