@@ -103,7 +103,10 @@ pub struct OutletReport {
     pub new: usize,
     /// Processed items the engine filed into an existing story.
     pub duplicates: usize,
+    /// Time of the fetch.
     pub elapsed: Duration,
+    /// Time the engine spent on this poll's new items.
+    pub engine: Duration,
 }
 
 /// Counters over a cycle (every poll between two moments when nothing was in flight).
@@ -207,6 +210,10 @@ impl Output {
     }
 }
 
+/// Called at the end of every cycle with the poller and the reports of that cycle's polls
+/// (see [`Poller::on_cycle`]).
+pub type CycleHook = Box<dyn FnMut(&Poller, &[OutletReport]) + Send>;
+
 /// The poller. Build it from a config, optionally restore a [`PollState`], then call
 /// [`Poller::run_once`] or [`Poller::run_until`].
 pub struct Poller {
@@ -220,6 +227,9 @@ pub struct Poller {
     output: Option<Output>,
     totals: CycleTotals,
     cycle_started: Option<Instant>,
+    /// Body of every article the engine holds, by engine id, for output feeds.
+    bodies: HashMap<String, String>,
+    cycle_hook: Option<CycleHook>,
 }
 
 impl Poller {
@@ -276,6 +286,8 @@ impl Poller {
             output,
             totals: CycleTotals::default(),
             cycle_started: None,
+            bodies: HashMap::new(),
+            cycle_hook: None,
         })
     }
 
@@ -287,6 +299,28 @@ impl Poller {
     /// The engine (stories so far). `None` only while a blocking task holds it.
     pub fn engine(&self) -> Option<&Engine> {
         self.engine.as_ref()
+    }
+
+    /// The body (HTML or text, as the feed gave it) of every article the engine holds, keyed
+    /// by engine id (`<outlet>:<item id>`, as in [`Engine::stories`]); output feeds take their
+    /// content from it. Bodies leave with their articles when the engine expires them.
+    pub fn bodies(&self) -> &HashMap<String, String> {
+        &self.bodies
+    }
+
+    /// One outlet's fetch state (last poll, status, error, next due time), by name.
+    pub fn outlet_state(&self, outlet: &str) -> Option<&OutletState> {
+        self.outlets
+            .iter()
+            .find(|o| o.cfg.name == outlet)
+            .map(|o| &o.state)
+    }
+
+    /// Runs `hook` at the end of every cycle (after expiry and the cycle log line), with the
+    /// reports of the polls in that cycle; `run` publishes feeds and the HTTP state from it.
+    /// It runs on the poller's task, so it should be quick.
+    pub fn on_cycle(&mut self, hook: impl FnMut(&Poller, &[OutletReport]) + Send + 'static) {
+        self.cycle_hook = Some(Box::new(hook));
     }
 
     /// A snapshot of the fetch state and the seen items, for a store.
@@ -396,6 +430,8 @@ impl Poller {
         let mut tasks: JoinSet<(usize, TaskResult)> = JoinSet::new();
         let mut stopping = false;
         let mut run_totals = CycleTotals::default();
+        // Reports before this index belong to earlier cycles.
+        let mut cycle_from = reports.len();
         for o in &self.outlets {
             if let Err(e) = &o.source {
                 warn!(outlet = %o.cfg.name, error = %e, "outlet has an unusable url; it is not polled");
@@ -434,6 +470,15 @@ impl Poller {
                     run_totals.items += t.items;
                     run_totals.new += t.new;
                     run_totals.duplicates += t.duplicates;
+                    if let Some(mut hook) = self.cycle_hook.take() {
+                        hook(self, &reports[cycle_from..]);
+                        self.cycle_hook = Some(hook);
+                    }
+                    if !once {
+                        // The daemon keeps no reports across cycles.
+                        reports.clear();
+                    }
+                    cycle_from = reports.len();
                 }
                 if once || stopping {
                     break;
@@ -497,6 +542,7 @@ impl Poller {
                     new: 0,
                     duplicates: 0,
                     elapsed: Duration::ZERO,
+                    engine: Duration::ZERO,
                 })
             }
         };
@@ -556,6 +602,7 @@ impl Poller {
             new: 0,
             duplicates: 0,
             elapsed,
+            engine: Duration::ZERO,
         };
         {
             let st = &mut self.outlets[i].state;
@@ -719,11 +766,13 @@ impl Poller {
         let kind = self.output.as_ref().map(|o| o.kind);
         let names: Vec<String> = self.outlets.iter().map(|o| o.cfg.name.clone()).collect();
         let joined = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let mut lines = Vec::new();
+            let mut bodies = Vec::with_capacity(fresh.len());
             let mut dups = 0;
             let n = fresh.len();
             for (item, first_seen) in fresh {
-                let (decision, item) = add_item(&mut engine, &outlet, item, first_seen);
+                let (decision, mut item) = add_item(&mut engine, &outlet, item, first_seen);
                 if decision.is_duplicate() {
                     dups += 1;
                 }
@@ -736,15 +785,18 @@ impl Poller {
                     }
                     _ => {}
                 }
+                bodies.push((engine_id(&outlet, &item.id), std::mem::take(&mut item.body)));
             }
-            (engine, lines, n, dups)
+            (engine, lines, bodies, n, dups, started.elapsed())
         })
         .await;
-        let (engine, lines, n, dups) = joined.map_err(|e| Error::Feed {
+        let (engine, lines, bodies, n, dups, engine_time) = joined.map_err(|e| Error::Feed {
             url: self.outlets[i].cfg.url.clone(),
             message: format!("the dedup task failed: {e}"),
         })?;
         self.engine = Some(engine);
+        self.bodies.extend(bodies);
+        report.engine = engine_time;
         self.totals.new += n as u64;
         self.totals.duplicates += dups as u64;
         if let Some(out) = self.output.as_mut() {
@@ -766,11 +818,19 @@ impl Poller {
         let now = schedule::unix_now();
         let retention = self.config.dedup.retention.as_secs().min(i64::MAX as u64) as i64;
         let forgotten_items = self.seen.expire(now.saturating_sub(retention));
-        let forgotten_stories = self
-            .engine
-            .as_mut()
-            .map(|e| e.expire(now).len())
-            .unwrap_or(0);
+        let mut forgotten_stories = 0;
+        if let Some(engine) = self.engine.as_mut() {
+            let held = engine.len();
+            forgotten_stories = engine.expire(now).len();
+            if engine.len() != held {
+                let live: std::collections::HashSet<String> = engine
+                    .stories()
+                    .into_iter()
+                    .flat_map(|v| v.copies.into_iter().map(|c| c.id))
+                    .collect();
+                self.bodies.retain(|id, _| live.contains(id));
+            }
+        }
         info!(
             polls = t.polls,
             fresh = t.fresh,
