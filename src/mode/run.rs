@@ -8,6 +8,7 @@ use anyhow::Context;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::http::{Publisher, Service};
 use crate::poll::{OutletReport, Poller};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -30,7 +31,15 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let publisher = Publisher::for_run(&config, &args.config);
+        let service = match (&config.http.listen, args.once) {
+            (Some(listen), false) => Some(Service::start(listen, publisher.state().clone()).await?),
+            _ => None,
+        };
         let mut poller = Poller::new(config).context("cannot set up the poller")?;
+        poller.on_cycle(move |p, reports| {
+            publisher.cycle(p, reports, chrono::Utc::now());
+        });
         if args.once {
             let reports = poller.run_once().await?;
             print!("{}", render_table(&reports));
@@ -48,13 +57,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 "daemon stopped"
             );
         }
+        if let Some(service) = service {
+            service.stop().await.context("the HTTP service failed")?;
+        }
         Ok(())
     })
 }
 
 /// Resolves on SIGINT or SIGTERM. A signal that cannot be listened for is ignored rather than
 /// treated as received.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
