@@ -5,4 +5,5 @@ pub mod check;
 pub mod dedup;
 pub mod import_opml;
 pub mod run;
+pub mod serve;
 pub mod stories;
