@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::http::update::{apply_snapshot, load_from_store, store_failed, StoreSnapshot};
@@ -36,20 +36,42 @@ fn read_store(config: &Config, path: &Path) -> crate::error::Result<StoreSnapsho
     Ok(snapshot)
 }
 
-/// One refresh on the blocking pool; a failure keeps the last good data and turns `/healthz` red.
+/// Size and modification time of the database and its write-ahead log: every commit changes
+/// one of them, so an unchanged stamp means there is nothing new to read.
+type Stamp = Vec<Option<(std::time::SystemTime, u64)>>;
+
+fn stamp(path: &Path) -> Stamp {
+    let mut wal = path.as_os_str().to_os_string();
+    wal.push("-wal");
+    [path.to_path_buf(), PathBuf::from(wal)]
+        .iter()
+        .map(|p| {
+            let m = std::fs::metadata(p).ok()?;
+            Some((m.modified().ok()?, m.len()))
+        })
+        .collect()
+}
+
+/// One refresh on the blocking pool; a failure keeps the last good data and turns `/healthz`
+/// red.
 async fn refresh(config: &Config, path: &Path, state: &SharedState) {
     let (c, p) = (config.clone(), path.to_path_buf());
+    let started = std::time::Instant::now();
     let result = tokio::task::spawn_blocking(move || read_store(&c, &p)).await;
     let error = match result {
         Ok(Ok(snapshot)) => {
             let stories = snapshot.stories.len();
             let changed = apply_snapshot(state, snapshot, Utc::now());
+            let ms = started.elapsed().as_millis() as u64;
             if changed > 0 {
                 info!(
                     stories,
                     feeds_changed = changed,
+                    ms,
                     "Store read; feeds updated."
                 );
+            } else {
+                debug!(stories, ms, "Store read; feeds unchanged.");
             }
             return;
         }
@@ -84,6 +106,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
         let state = ServiceState::for_config(&config).shared();
+        // A failed read is retried when the files change (a missing store gets created), so
+        // a broken store is reported once, not on every tick.
+        let mut read = stamp(&path);
         refresh(&config, &path, &state).await;
         let service = crate::http::Service::start(&listen, state.clone()).await?;
         info!(store = %path.display(), refresh = %humantime::format_duration(args.refresh), "serving the store read-only; stop with SIGINT or SIGTERM");
@@ -95,7 +120,13 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = ticks.tick() => refresh(&config, &path, &state).await,
+                _ = ticks.tick() => {
+                    let now = stamp(&path);
+                    if now != read {
+                        refresh(&config, &path, &state).await;
+                        read = now;
+                    }
+                }
             }
         }
         service.stop().await.context("the HTTP service failed")?;
