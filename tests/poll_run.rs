@@ -63,7 +63,10 @@ fn write_config(dir: &Path, outlets: &str) -> std::path::PathBuf {
     let path = dir.join("syndedup.toml");
     std::fs::write(
         &path,
-        format!("[output]\njsonl = \"out/decisions.jsonl\"\n[fetch]\ntimeout = \"5s\"\n{outlets}"),
+        // Each test its own store: `run` keeps state in `[store] path`.
+        format!(
+            "[output]\njsonl = \"out/decisions.jsonl\"\n[store]\npath = \"state.db\"\n[fetch]\ntimeout = \"5s\"\n{outlets}"
+        ),
     )
     .expect("write config");
     path

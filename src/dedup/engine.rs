@@ -441,6 +441,13 @@ impl Engine {
         wins
     }
 
+    /// Makes new stories start at `next` or later, so ids a store used for stories that are
+    /// no longer in the index (outside the window, or deleted) are never handed out again.
+    /// Never moves the counter back.
+    pub fn reserve_story_ids(&mut self, next: u64) {
+        self.next_story = self.next_story.max(next);
+    }
+
     /// Re-adds an article decided in an earlier run (when rebuilding from a store): it joins
     /// `story` without being matched. `canonical` marks the story's current canonical version.
     pub fn restore(
@@ -661,5 +668,27 @@ impl Engine {
             canonical: self.metas[story.canonical as usize].clone(),
             copies,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserved_story_ids_are_not_reused_and_never_move_back() {
+        let mut engine = Engine::with_defaults();
+        engine.reserve_story_ids(42);
+        engine.reserve_story_ids(7);
+        let d = engine.add(&Article::new(
+            "a",
+            "one story about a river dam and the talks on its water rights",
+        ));
+        assert_eq!(d.story, StoryId(42));
+        let e = engine.add(&Article::new(
+            "b",
+            "an unrelated report on the city budget and school funding plans",
+        ));
+        assert_eq!(e.story, StoryId(43));
     }
 }

@@ -8,8 +8,10 @@ use anyhow::Context;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::dedup::EngineConfig;
 use crate::http::{Publisher, Service};
 use crate::poll::{OutletReport, Poller};
+use crate::store::{signature_settings, store_path, SqliteStore};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -30,13 +32,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    // Opened before anything else so a second daemon on the same store stops right here.
+    let path = store_path(&config.store);
+    let mut store = SqliteStore::open(&path)?;
+    store.check_settings(&signature_settings(&EngineConfig::from_config(&config)))?;
     runtime.block_on(async move {
         let publisher = Publisher::for_run(&config, &args.config);
         let service = match (&config.http.listen, args.once) {
             (Some(listen), false) => Some(Service::start(listen, publisher.state().clone()).await?),
             _ => None,
         };
-        let mut poller = Poller::new(config).context("cannot set up the poller")?;
+        let mut poller = Poller::with_store(config, Box::new(store))
+            .with_context(|| format!("cannot resume from the store {}", path.display()))?;
         poller.on_cycle(move |p, reports| {
             publisher.cycle(p, reports, chrono::Utc::now());
         });

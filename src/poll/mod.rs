@@ -15,7 +15,7 @@ pub mod fetch;
 pub mod identity;
 pub mod schedule;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::future::Future;
 use std::io::{BufWriter, Write};
@@ -32,9 +32,14 @@ use tracing::{debug, info, warn};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Config, OutletConfig, OutputKind};
+use crate::dedup::Fingerprint;
 use crate::dedup::{Engine, EngineConfig};
 use crate::error::{Error, Result};
-use crate::model::{Article, ArticleMeta, Decision};
+use crate::model::{Article, ArticleMeta, Decision, StoryId};
+use crate::store::{
+    flush_outbox, restore_engine, Batch, Emission, EmissionKind, HostState as StoredHost, ItemKey,
+    ItemRecord, Store,
+};
 
 pub use feed::{parse_feed, FeedItem, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
@@ -230,7 +235,17 @@ pub struct Poller {
     /// Body of every article the engine holds, by engine id, for output feeds.
     bodies: HashMap<String, String>,
     cycle_hook: Option<CycleHook>,
+    /// The store every processed batch commits to; without one, state lives in memory only.
+    store: Option<Box<dyn Store + Send>>,
+    /// Stories emitted as new (this run or, with a store, earlier ones inside the window).
+    emitted: HashSet<StoryId>,
+    /// The batch of the poll being handled, committed at the end of [`Poller::handle`].
+    batch: Batch,
+    last_expire: Option<Instant>,
 }
+
+/// How often the daemon deletes records past retention from the store.
+const EXPIRE_EVERY: Duration = Duration::from_secs(3600);
 
 impl Poller {
     /// Builds the poller and its engine from a validated config. Every enabled outlet is due now.
@@ -288,7 +303,98 @@ impl Poller {
             cycle_started: None,
             bodies: HashMap::new(),
             cycle_hook: None,
+            store: None,
+            emitted: HashSet::new(),
+            batch: Batch::default(),
+            last_expire: None,
         })
+    }
+
+    /// Builds the poller on a store: deletes records past retention, rebuilds the engine's
+    /// index from the stored items inside the window, restores the fetch state, seen items and
+    /// emitted stories, and writes output lines a crash left in the outbox. From then on every
+    /// processed poll commits to the store in one transaction.
+    pub fn with_store(config: Config, mut store: Box<dyn Store + Send>) -> Result<Poller> {
+        let started = std::time::Instant::now();
+        let mut engine = Engine::new(EngineConfig::from_config(&config))?;
+        let now = schedule::unix_now();
+        let secs = |d: Duration| d.as_secs().min(i64::MAX as u64) as i64;
+        store.expire(now.saturating_sub(secs(config.dedup.retention)))?;
+        let mut snapshot = store.load(now.saturating_sub(secs(config.dedup.window)))?;
+        // The store keys items by outlet and the feed's id; the engine by the two joined.
+        for item in &mut snapshot.items {
+            if let Some(outlet) = &item.meta.outlet {
+                item.meta.id = engine_id(outlet, &item.meta.id);
+            }
+        }
+        restore_engine(&mut engine, &snapshot);
+        if let Some(learner) = engine.learner_mut() {
+            for (outlet, recent) in std::mem::take(&mut snapshot.learner) {
+                learner.import(&outlet, recent);
+            }
+        }
+        let state = store.poll_state()?;
+        // Output feeds need the bodies of restored articles; the store keeps each story's
+        // canonical item (with its body) as payload.
+        let mut bodies = HashMap::new();
+        let canonical: HashSet<StoryId> = snapshot
+            .items
+            .iter()
+            .filter(|i| i.canonical)
+            .map(|i| i.story)
+            .collect();
+        for id in canonical {
+            let Some(story) = store.story(id)? else {
+                continue;
+            };
+            let (Some(meta), Some(payload)) = (story.canonical_meta(), &story.canonical_payload)
+            else {
+                continue;
+            };
+            let body = serde_json::from_str::<serde_json::Value>(payload)
+                .ok()
+                .and_then(|v| v.get("body").and_then(|b| b.as_str()).map(str::to_string));
+            if let (Some(body), Some(outlet)) = (body, &meta.outlet) {
+                bodies.insert(engine_id(outlet, &meta.id), body);
+            }
+        }
+        let mut poller = Poller::with_engine(config, engine)?;
+        poller.bodies = bodies;
+        poller.restore(state);
+        poller.emitted = snapshot.emitted;
+        poller.store = Some(store);
+        poller.last_expire = Some(Instant::now());
+        let written = poller.flush_output()?;
+        info!(
+            items = snapshot.items.len(),
+            stories = poller.engine.as_ref().map(|e| e.story_count()).unwrap_or(0),
+            seen = poller.seen.len(),
+            output_lines_recovered = written,
+            seconds = format!("{:.2}", started.elapsed().as_secs_f64()),
+            "state restored from the store"
+        );
+        Ok(poller)
+    }
+
+    /// Appends committed outbox lines to the output file (store mode only).
+    fn flush_output(&mut self) -> Result<usize> {
+        match (self.store.as_mut(), self.output.as_ref()) {
+            (Some(store), Some(out)) => flush_outbox(store.as_mut(), &out.path),
+            _ => Ok(0),
+        }
+    }
+
+    /// Commits the batch of the poll just handled, then writes its output lines.
+    fn commit_batch(&mut self) -> Result<()> {
+        let batch = std::mem::take(&mut self.batch);
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        store.commit(&batch)?;
+        if !batch.lines.is_empty() {
+            self.flush_output()?;
+        }
+        Ok(())
     }
 
     /// Outlets that are enabled in the config.
@@ -707,6 +813,21 @@ impl Poller {
             );
         }
         self.outlets[i].state.last_status = Some(report.status.clone());
+        if self.store.is_some() {
+            self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
+            self.batch.seen_at = now_unix;
+            let host = &self.outlets[i].host;
+            if let Some(until) = self.hosts.get(host).and_then(|g| g.blocked_until()) {
+                let left = until.saturating_duration_since(Instant::now()).as_secs() as i64;
+                self.batch.hosts.push((
+                    host.clone(),
+                    StoredHost {
+                        blocked_until: Some(now_unix + left),
+                    },
+                ));
+            }
+            self.commit_batch()?;
+        }
         debug!(
             outlet = %name,
             status = %report.status,
@@ -719,7 +840,8 @@ impl Poller {
         Ok(Some(report))
     }
 
-    /// Filters seen items, runs the rest through the engine on the blocking pool, writes output.
+    /// Filters seen items, runs the rest through the engine on the blocking pool, and writes
+    /// output (with a store: queues records, emissions and output lines in the poll's batch).
     async fn process_items(
         &mut self,
         i: usize,
@@ -730,16 +852,25 @@ impl Poller {
         let outlet = self.outlets[i].cfg.name.clone();
         report.items = items.len();
         self.totals.items += items.len() as u64;
+        let stored = self.store.is_some();
         let seen = self.seen.outlets.entry(outlet.clone()).or_default();
-        let mut fresh: Vec<(FeedItem, i64)> = Vec::new();
+        let mut fresh: Vec<(FeedItem, i64, u64)> = Vec::new();
         for item in items {
             let content = xxh3_64(item.body.as_bytes());
             match seen.get_mut(&item.id) {
-                Some(s) if s.content == content => s.last_seen = now_unix,
+                Some(s) if s.content == content => {
+                    s.last_seen = now_unix;
+                    if stored {
+                        self.batch.seen.push(ItemKey {
+                            outlet: Some(outlet.clone()),
+                            id: item.id.clone(),
+                        });
+                    }
+                }
                 Some(s) => {
                     s.content = content;
                     s.last_seen = now_unix;
-                    fresh.push((item, s.first_seen));
+                    fresh.push((item, s.first_seen, content));
                 }
                 None => {
                     seen.insert(
@@ -750,7 +881,7 @@ impl Poller {
                             last_seen: now_unix,
                         },
                     );
-                    fresh.push((item, now_unix));
+                    fresh.push((item, now_unix, content));
                 }
             }
         }
@@ -765,41 +896,109 @@ impl Poller {
         };
         let kind = self.output.as_ref().map(|o| o.kind);
         let names: Vec<String> = self.outlets.iter().map(|o| o.cfg.name.clone()).collect();
+        let mut emitted = std::mem::take(&mut self.emitted);
         let joined = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
-            let mut lines = Vec::new();
+            let mut batch = Batch::default();
             let mut bodies = Vec::with_capacity(fresh.len());
             let mut dups = 0;
             let n = fresh.len();
-            for (item, first_seen) in fresh {
-                let (decision, mut item) = add_item(&mut engine, &outlet, item, first_seen);
+            for (item, first_seen, content) in fresh {
+                let (decision, mut item, fp) = add_item(&mut engine, &outlet, item, first_seen);
                 if decision.is_duplicate() {
                     dups += 1;
                 }
-                match kind {
+                // A story's first appearance is emitted once; a later canonical is an update.
+                let emission = decision.became_canonical.then(|| {
+                    if emitted.insert(decision.story) {
+                        EmissionKind::New
+                    } else {
+                        EmissionKind::Update
+                    }
+                });
+                let line = match kind {
                     Some(OutputKind::Decisions) => {
-                        lines.push(decision_line(&names, &outlet, &item, &decision))
+                        Some(decision_line(&names, &outlet, &item, &decision))
                     }
-                    Some(OutputKind::Stories) if decision.became_canonical => {
-                        lines.push(story_line(&engine, &names, &outlet, &item, &decision))
-                    }
-                    _ => {}
+                    Some(OutputKind::Stories) => emission.map(|k| {
+                        story_line(
+                            &engine,
+                            &names,
+                            &outlet,
+                            &item,
+                            &decision,
+                            k == EmissionKind::Update,
+                        )
+                    }),
+                    None => None,
+                };
+                if let Some(line) = line {
+                    batch
+                        .lines
+                        .push(String::from_utf8_lossy(&line).into_owned());
                 }
+                let key = ItemKey {
+                    outlet: Some(outlet.clone()),
+                    id: item.id.clone(),
+                };
+                if let Some(kind) = emission {
+                    batch.emissions.push(Emission {
+                        story: decision.story,
+                        kind,
+                        item: key.clone(),
+                        at: now_unix,
+                    });
+                }
+                let payload = serde_json::to_string(&item_json(&outlet, &item)).ok();
+                batch.items.push(ItemRecord {
+                    meta: ArticleMeta {
+                        id: key.id,
+                        outlet: key.outlet,
+                        url: item.url.clone(),
+                        title: item.title.clone(),
+                        published: item.published,
+                    },
+                    content_hash: content,
+                    time: first_seen,
+                    seen_at: now_unix,
+                    fingerprint: fp,
+                    decision,
+                    payload,
+                });
                 bodies.push((engine_id(&outlet, &item.id), std::mem::take(&mut item.body)));
             }
-            (engine, lines, bodies, n, dups, started.elapsed())
+            if stored {
+                batch.learner = engine
+                    .learner()
+                    .map(|l| {
+                        l.export()
+                            .into_iter()
+                            .filter(|(o, _)| *o == outlet)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            (engine, emitted, batch, bodies, n, dups, started.elapsed())
         })
         .await;
-        let (engine, lines, bodies, n, dups, engine_time) = joined.map_err(|e| Error::Feed {
-            url: self.outlets[i].cfg.url.clone(),
-            message: format!("the dedup task failed: {e}"),
-        })?;
+        let (engine, emitted, mut batch, bodies, n, dups, engine_time) =
+            joined.map_err(|e| Error::Feed {
+                url: self.outlets[i].cfg.url.clone(),
+                message: format!("the dedup task failed: {e}"),
+            })?;
         self.engine = Some(engine);
         self.bodies.extend(bodies);
         report.engine = engine_time;
+        self.emitted = emitted;
         self.totals.new += n as u64;
         self.totals.duplicates += dups as u64;
-        if let Some(out) = self.output.as_mut() {
+        if stored {
+            self.batch.items.append(&mut batch.items);
+            self.batch.emissions.append(&mut batch.emissions);
+            self.batch.lines.append(&mut batch.lines);
+            self.batch.learner.append(&mut batch.learner);
+        } else if let Some(out) = self.output.as_mut() {
+            let lines: Vec<Vec<u8>> = batch.lines.into_iter().map(String::into_bytes).collect();
             out.write_lines(&lines)?;
         }
         Ok((n, dups))
@@ -818,6 +1017,15 @@ impl Poller {
         let now = schedule::unix_now();
         let retention = self.config.dedup.retention.as_secs().min(i64::MAX as u64) as i64;
         let forgotten_items = self.seen.expire(now.saturating_sub(retention));
+        let expire_due = self
+            .last_expire
+            .map_or(true, |at| at.elapsed() >= EXPIRE_EVERY);
+        if expire_due {
+            if let Some(store) = self.store.as_mut() {
+                store.expire(now.saturating_sub(retention))?;
+                self.last_expire = Some(Instant::now());
+            }
+        }
         let mut forgotten_stories = 0;
         if let Some(engine) = self.engine.as_mut() {
             let held = engine.len();
@@ -886,7 +1094,7 @@ fn add_item(
     outlet: &str,
     mut item: FeedItem,
     first_seen: i64,
-) -> (Decision, FeedItem) {
+) -> (Decision, FeedItem, Fingerprint) {
     if item.published.is_none() {
         item.published = unix_to_time(first_seen);
     }
@@ -905,7 +1113,7 @@ fn add_item(
     // The window runs on first-seen time: feeds misdate items, and expiry uses the wall clock.
     let decision = engine.insert(article.meta, &fp, first_seen);
     item.body = article.body;
-    (decision, item)
+    (decision, item, fp)
 }
 
 /// An item as written to the output, fields in this order.
@@ -973,6 +1181,7 @@ fn story_line(
     outlet: &str,
     item: &FeedItem,
     decision: &Decision,
+    update: bool,
 ) -> Vec<u8> {
     let copies: Vec<serde_json::Value> = engine
         .story(decision.story)
@@ -996,11 +1205,15 @@ fn story_line(
     #[derive(Serialize)]
     struct StoryJson<'a> {
         story: String,
+        /// Present (true) when the story was emitted before and this is a new canonical.
+        #[serde(skip_serializing_if = "std::ops::Not::not")]
+        update: bool,
         canonical: ItemJson<'a>,
         copies: Vec<serde_json::Value>,
     }
     let v = StoryJson {
         story: decision.story.to_string(),
+        update,
         canonical: item_json(outlet, item),
         copies,
     };

@@ -15,6 +15,7 @@
 //! | [`Store::commit`] | one `BEGIN IMMEDIATE` transaction | one `MULTI`/`EXEC` (or a Lua script) on keys hashed to the outlet's slot with a `{outlet}` hash tag; story counters via `HINCRBY` |
 //! | [`Store::expire`] | `DELETE ... WHERE last_seen < before` | key TTLs set at commit (`EXPIRE item:… retention`) plus `ZREMRANGEBYSCORE` |
 //! | [`Store::stories`], [`Store::story`] | joins over `story` and `item` | `ZREVRANGEBYSCORE stories:by-first-seen`, `HGETALL story:{id}`, `SMEMBERS story:{id}:items` |
+//! | [`Store::output_pending`], [`Store::output_written`], [`Store::output_mark`] | the `outbox` table and two `setting` rows | a stream `outbox` (`XADD` inside the batch's `MULTI`, `XRANGE`, `XTRIM MINID`) and a hash `output` |
 //! | [`Store::poll_state`] | `outlet`, `host`, and `item` (outlet, id, hash, first/last seen) | `HGETALL outlet:{name}` per configured outlet, `host:{name}` keys with `PEXPIREAT`, `HSCAN seen:{outlet}` |
 //!
 //! The one-writer lock becomes a lease (`SET lock NX PX`) per outlet shard; story ids come
@@ -27,6 +28,7 @@
 //! in the dedup window (its published time, or the caller's clock when it has none);
 //! `first_seen`/`last_seen` are when the caller saw it, and retention counts from `last_seen`.
 
+mod outbox;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -36,12 +38,13 @@ use chrono::{DateTime, FixedOffset};
 
 use crate::config::StoreConfig;
 use crate::dedup::cluster::MIN_LEAD_SIMILARITY;
-use crate::dedup::minhash::{lead_similarity, LEAD_SLOTS};
+use crate::dedup::minhash::lead_similarity;
 use crate::dedup::{Engine, EngineConfig, Fingerprint, PairScore};
 use crate::error::Result;
 use crate::model::{ArticleMeta, Decision, StoryId};
 pub use crate::poll::{HostState, OutletState, PollState};
 
+pub use outbox::flush_outbox;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
 /// The identity of an item: its outlet (`None` for JSON Lines input without one) and the
@@ -122,6 +125,12 @@ pub struct Batch {
     pub seen: Vec<ItemKey>,
     pub seen_at: i64,
     pub emissions: Vec<Emission>,
+    /// Output lines (JSON, no newline) this batch produces, queued in the store's outbox and
+    /// appended to the output file after the commit (see [`Store::output_pending`]).
+    pub lines: Vec<String>,
+    /// What the boilerplate learner remembers of the polled outlets (see
+    /// [`crate::normalize::boilerplate::Learner::export`]), replacing what was stored for them.
+    pub learner: Vec<(String, Vec<Vec<u64>>)>,
 }
 
 impl Batch {
@@ -131,6 +140,8 @@ impl Batch {
             && self.items.is_empty()
             && self.seen.is_empty()
             && self.emissions.is_empty()
+            && self.lines.is_empty()
+            && self.learner.is_empty()
     }
 }
 
@@ -156,6 +167,16 @@ pub struct Snapshot {
     pub next_story: u64,
     /// The latest item time stored (the stream's clock), if any item is stored.
     pub clock: Option<i64>,
+    /// The boilerplate learner's memory per outlet, for `Learner::import`.
+    pub learner: Vec<(String, Vec<Vec<u64>>)>,
+}
+
+/// How far the output file is known to be written: its path and length right after the last
+/// outbox line was appended and synced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutputMark {
+    pub path: PathBuf,
+    pub len: u64,
 }
 
 /// What [`Store::expire`] deleted.
@@ -278,6 +299,13 @@ pub trait Store {
     /// What the poller resumes from: every outlet's fetch state, host blocks, and the seen
     /// set (content hash, first and last seen of every stored item).
     fn poll_state(&self) -> Result<PollState>;
+    /// Outbox lines committed but not yet marked as written, oldest first, with their sequence.
+    fn output_pending(&self) -> Result<Vec<(i64, String)>>;
+    /// Where the output file stood after the last marked write, if anything was written.
+    fn output_mark(&self) -> Result<Option<OutputMark>>;
+    /// Marks outbox lines up to `seq` as written (they leave the outbox) and records the
+    /// output file's length after them, in one transaction.
+    fn output_written(&mut self, seq: i64, mark: &OutputMark) -> Result<()>;
 }
 
 /// The identity of an item's content, as the poller computes it: xxh3 of the body. An edited
@@ -290,26 +318,8 @@ pub fn content_hash(body: &str) -> u64 {
 /// every id the store ever used (stories outside the window included). An engine that already
 /// holds articles only gets the snapshot's items.
 pub fn restore_engine(engine: &mut Engine, snapshot: &Snapshot) {
-    let restored_max = snapshot.items.iter().map(|i| i.story.0).max().unwrap_or(0);
-    if engine.is_empty() && snapshot.next_story > restored_max + 1 {
-        // The engine continues after the highest id it was given, and stories outside the
-        // window are not restored: hand it a placeholder with the highest used id, dated before
-        // the epoch, then expire it. The counter stays, the placeholder goes.
-        let empty = Fingerprint {
-            sig: vec![0; engine.signer().slots()],
-            lead: vec![0; LEAD_SLOTS],
-            shingles: 0,
-            words: 0,
-        };
-        engine.restore(
-            ArticleMeta::default(),
-            &empty,
-            -1,
-            StoryId(snapshot.next_story - 1),
-            true,
-        );
-        let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
-        engine.expire(window);
+    if engine.is_empty() {
+        engine.reserve_story_ids(snapshot.next_story);
     }
     for item in &snapshot.items {
         engine.restore(

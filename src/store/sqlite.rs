@@ -16,13 +16,14 @@ use crate::error::{Error, Result};
 use crate::model::{ArticleMeta, StoryId};
 
 use super::{
-    parse_published, Batch, Expired, HostState, ItemKey, OutletState, PollState, RestoreItem,
-    Snapshot, Store, StoredCopy, StoredStory, StoryQuery,
+    parse_published, Batch, Expired, HostState, ItemKey, OutletState, OutputMark, PollState,
+    RestoreItem, Snapshot, Store, StoredCopy, StoredStory, StoryQuery,
 };
 use crate::poll::SeenItem;
 
 /// Migrations, oldest first; `user_version` counts how many were applied. Append, never edit.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE outlet (
     name          TEXT PRIMARY KEY,
     etag          TEXT,
@@ -80,7 +81,20 @@ CREATE TABLE setting (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
-"#];
+"#,
+    // Output lines committed with their batch and not yet appended to the output file.
+    r#"
+CREATE TABLE outbox (
+    seq  INTEGER PRIMARY KEY,
+    line TEXT NOT NULL
+);
+-- The boilerplate learner's recent items per outlet: a JSON array of paragraph-key arrays.
+CREATE TABLE learner (
+    outlet TEXT PRIMARY KEY,
+    recent TEXT NOT NULL
+);
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -556,11 +570,33 @@ impl Store for SqliteStore {
             .map_err(|e| self.sql("cannot read settings", e))?;
         let counter = counter.and_then(|c| c.parse::<u64>().ok()).unwrap_or(1);
         let next_story = counter.max(max_story.map_or(1, |m| m as u64 + 1)).max(1);
+        let learner = {
+            let read = |e| self.sql("cannot read the learner", e);
+            let mut stmt = self
+                .conn
+                .prepare("SELECT outlet, recent FROM learner ORDER BY outlet")
+                .map_err(read)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+                .map_err(read)?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (outlet, json) = row.map_err(read)?;
+                match serde_json::from_str::<Vec<Vec<u64>>>(&json) {
+                    Ok(recent) => out.push((outlet, recent)),
+                    Err(e) => {
+                        tracing::warn!(path = %self.path.display(), outlet, error = %e, "stored boilerplate memory is damaged; that outlet learns from scratch")
+                    }
+                }
+            }
+            out
+        };
         Ok(Snapshot {
             items,
             emitted,
             next_story,
             clock,
+            learner,
         })
     }
 
@@ -714,6 +750,22 @@ impl Store for SqliteStore {
                     max_story = max_story.max(e.story.0);
                 }
             }
+            {
+                let mut learn = tx.prepare_cached(
+                    "INSERT INTO learner (outlet, recent) VALUES (?1, ?2)
+                     ON CONFLICT (outlet) DO UPDATE SET recent = excluded.recent",
+                )?;
+                for (outlet, recent) in &batch.learner {
+                    let json = serde_json::to_string(recent).unwrap_or_else(|_| "[]".into());
+                    learn.execute(params![outlet, json])?;
+                }
+            }
+            {
+                let mut queue = tx.prepare_cached("INSERT INTO outbox (line) VALUES (?1)")?;
+                for line in &batch.lines {
+                    queue.execute([line])?;
+                }
+            }
             if max_story > 0 {
                 // Ids are never reused, even after retention deleted their story.
                 tx.prepare_cached(
@@ -803,6 +855,52 @@ impl Store for SqliteStore {
             .transpose()
     }
 
+    fn output_pending(&self) -> Result<Vec<(i64, String)>> {
+        let read = |e| self.sql("cannot read the outbox", e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, line FROM outbox ORDER BY seq")
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(read)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(read)
+    }
+
+    fn output_mark(&self) -> Result<Option<OutputMark>> {
+        let path = self.setting("output_path")?;
+        let len = self.setting("output_len")?;
+        Ok(match (path, len.and_then(|l| l.parse::<u64>().ok())) {
+            (Some(path), Some(len)) => Some(OutputMark {
+                path: PathBuf::from(path),
+                len,
+            }),
+            _ => None,
+        })
+    }
+
+    fn output_written(&mut self, seq: i64, mark: &OutputMark) -> Result<()> {
+        self.writable()?;
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| store_err(&path, "cannot start a transaction", e))?;
+        let result = (|| -> rusqlite::Result<()> {
+            tx.execute("DELETE FROM outbox WHERE seq <= ?1", [seq])?;
+            let mut set = tx.prepare_cached(
+                "INSERT INTO setting (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )?;
+            set.execute(params!["output_path", mark.path.to_string_lossy()])?;
+            set.execute(params!["output_len", mark.len.to_string()])?;
+            Ok(())
+        })();
+        result
+            .and_then(|_| tx.commit())
+            .map_err(|e| store_err(&path, "cannot mark output as written", e))
+    }
+
     fn poll_state(&self) -> Result<PollState> {
         let mut state = PollState::default();
         let read = |e| self.sql("cannot read the poll state", e);
@@ -868,6 +966,17 @@ impl Store for SqliteStore {
             }
         }
         Ok(state)
+    }
+}
+
+impl SqliteStore {
+    fn setting(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM setting WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.sql("cannot read settings", e))
     }
 }
 
