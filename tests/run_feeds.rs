@@ -63,6 +63,9 @@ url = "b.xml"
 name = "all"
 dir = "out/feeds"
 
+[store]
+path = "state/syndedup.db"
+
 {extra}
 "#
         ),
