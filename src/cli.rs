@@ -33,6 +33,10 @@ pub enum LogFormat {
 pub enum Command {
     /// Dedup a JSON Lines stream: articles in, unique articles, annotations or stories out.
     Dedup(mode::dedup::DedupArgs),
+    /// Score the engine against gold cluster labels: pairwise P/R/F1, adjusted Rand index, diagnostics.
+    Eval(mode::eval::EvalArgs),
+    /// Throughput per stage, peak memory and quality on a synthetic corpus or a JSON Lines file.
+    Bench(mode::bench::BenchArgs),
     /// Validate a config file and report every problem, each naming its key.
     Check(mode::check::CheckArgs),
     /// Print [[outlet]] tables for every feed in an OPML file, ready to paste into a config.
@@ -62,6 +66,12 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Dedup(args) => {
             mode::dedup::run(&args)?;
+        }
+        Command::Eval(args) => {
+            mode::eval::run(&args)?;
+        }
+        Command::Bench(args) => {
+            mode::bench::run(&args)?;
         }
         Command::Check(args) => return mode::check::run(&args),
         Command::ImportOpml(args) => return mode::import_opml::run(&args),

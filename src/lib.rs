@@ -32,6 +32,8 @@
 //! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.
 //! - [`poll`]: the feed poller behind `syndedup run`: fetching, item identity, schedules.
 //! - [`mode`]: one module per subcommand of the `syndedup` binary.
+//! - [`eval`]: clustering quality metrics (pairwise P/R/F1, adjusted Rand index); [`synth`]: the
+//!   seeded synthetic corpus with known truth that `syndedup bench` runs on.
 //! - [`store`]: persistent state in SQLite behind the narrow [`store::Store`] trait.
 //!
 //! ## Using the engine from Rust
@@ -55,6 +57,7 @@ pub mod config;
 pub mod dedup;
 pub mod emit;
 pub mod error;
+pub mod eval;
 pub mod http;
 pub mod jsonl;
 pub mod mode;
@@ -62,6 +65,7 @@ pub mod model;
 pub mod normalize;
 pub mod poll;
 pub mod store;
+pub mod synth;
 
 pub use config::Config;
 pub use dedup::{Engine, EngineConfig};

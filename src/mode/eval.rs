@@ -1,0 +1,420 @@
+//! `syndedup eval`: runs the engine over a JSON Lines article file (the `syndedup dedup` input)
+//! and scores its stories against gold cluster labels, with diagnostics for tuning.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::json;
+
+use crate::dedup::cluster::MIN_LEAD_SIMILARITY;
+use crate::dedup::{Engine, EngineConfig, Fingerprint, MatchRule, PairScore};
+use crate::eval::{clusters_by_size, score, worst_pairs, Labels, Scores};
+use crate::jsonl::{parse_line, LineReader, ReadOutcome};
+use crate::model::ArticleMeta;
+
+use super::dedup::engine_config;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct EvalArgs {
+    /// JSON Lines articles (the same input as `syndedup dedup`).
+    #[arg(long)]
+    pub articles: PathBuf,
+    /// Gold labels: JSON Lines `{"id": ..., "cluster": ...}` or CSV `id,cluster` (header optional).
+    #[arg(long)]
+    pub gold: PathBuf,
+    /// TOML config file (the `[dedup]`, `[merge]` and `[boilerplate]` sections apply).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Similarity threshold (overrides dedup.threshold).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Words per shingle (overrides dedup.shingle_size).
+    #[arg(long)]
+    pub shingle_size: Option<NonZeroUsize>,
+    /// Signature slots (overrides dedup.permutations).
+    #[arg(long)]
+    pub permutations: Option<NonZeroUsize>,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    pub json: bool,
+    /// Rows in each diagnostics list.
+    #[arg(long, default_value = "10")]
+    pub top: usize,
+    /// No warnings about skipped lines on standard error (they are still counted).
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+/// Gold labels read from a file, with what had to be skipped.
+#[derive(Debug, Default)]
+pub struct Gold {
+    /// Article id → gold cluster name.
+    pub clusters: HashMap<String, String>,
+    /// Lines or records skipped, each with its location and the problem.
+    pub problems: Vec<String>,
+}
+
+/// Reads gold labels: JSON Lines when the first non-blank byte is `{`, CSV otherwise. Bad lines
+/// and repeated ids are skipped and listed in `problems`; a missing file is an error.
+pub fn read_gold(path: &Path) -> anyhow::Result<Gold> {
+    let mut text = String::new();
+    File::open(path)
+        .with_context(|| format!("cannot open gold file {}", path.display()))?
+        .read_to_string(&mut text)
+        .with_context(|| format!("cannot read gold file {} (is it UTF-8?)", path.display()))?;
+    let mut gold = Gold::default();
+    let shown = path.display();
+    let add = |gold: &mut Gold, line: u64, id: String, cluster: String| {
+        if id.is_empty() || cluster.is_empty() {
+            gold.problems
+                .push(format!("{shown}:{line}: empty id or cluster"));
+            return;
+        }
+        match gold.clusters.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => gold.problems.push(format!(
+                "{shown}:{line}: id {:?} already labelled; this label is ignored",
+                e.key()
+            )),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(cluster);
+            }
+        }
+    };
+    if text.trim_start().starts_with('{') {
+        for (i, line) in text.lines().enumerate() {
+            let line_no = i as u64 + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match serde_json::from_str::<serde_json::Value>(line) {
+                Ok(serde_json::Value::Object(map)) => {
+                    match (
+                        map.get("id").and_then(label_text),
+                        map.get("cluster").and_then(label_text),
+                    ) {
+                        (Some(id), Some(cluster)) => add(&mut gold, line_no, id, cluster),
+                        _ => gold.problems.push(format!(
+                            "{shown}:{line_no}: needs \"id\" and \"cluster\", each a string or a number"
+                        )),
+                    }
+                }
+                Ok(_) => gold
+                    .problems
+                    .push(format!("{shown}:{line_no}: not a JSON object")),
+                Err(e) => gold
+                    .problems
+                    .push(format!("{shown}:{line_no}: invalid JSON: {e}")),
+            }
+        }
+    } else {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .from_reader(text.as_bytes());
+        for (i, record) in reader.records().enumerate() {
+            match record {
+                Ok(r) => {
+                    let line_no = r.position().map(|p| p.line()).unwrap_or(i as u64 + 1);
+                    if r.iter().all(str::is_empty) {
+                        continue;
+                    }
+                    if i == 0
+                        && r.get(0).is_some_and(|f| f.eq_ignore_ascii_case("id"))
+                        && r.get(1).is_some_and(|f| f.eq_ignore_ascii_case("cluster"))
+                    {
+                        continue;
+                    }
+                    match (r.get(0), r.get(1)) {
+                        (Some(id), Some(cluster)) => {
+                            add(&mut gold, line_no, id.to_string(), cluster.to_string())
+                        }
+                        _ => gold.problems.push(format!(
+                            "{shown}:{line_no}: expected two fields, id,cluster"
+                        )),
+                    }
+                }
+                Err(e) => gold.problems.push(format!("{shown}: {e}")),
+            }
+        }
+    }
+    Ok(gold)
+}
+
+fn label_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// One article as the evaluation remembers it.
+struct Seen {
+    meta: ArticleMeta,
+    story: u64,
+    fp: Fingerprint,
+}
+
+/// Runs the engine over the articles file; returns what was seen and the rejected-line messages.
+fn run_engine(config: EngineConfig, path: &Path) -> anyhow::Result<(Vec<Seen>, Vec<String>)> {
+    let cap = config.dedup.max_line_bytes.get();
+    let mut engine = Engine::new(config)?;
+    let file = File::open(path)
+        .with_context(|| format!("cannot open articles file {}", path.display()))?;
+    let mut reader = LineReader::new(BufReader::with_capacity(1 << 20, file), cap);
+    let mut seen = Vec::new();
+    let mut rejected = Vec::new();
+    loop {
+        let line = reader
+            .read(None)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let line = match line {
+            ReadOutcome::Eof => break,
+            ReadOutcome::TooLong { number, len } => {
+                rejected.push(format!(
+                    "{}:{number}: line is {len} bytes, over the cap of {cap} (dedup.max_line_bytes)",
+                    path.display()
+                ));
+                continue;
+            }
+            ReadOutcome::Line(l) => l,
+        };
+        let input = match parse_line(&line.bytes) {
+            Ok(input) => input,
+            Err(message) => {
+                rejected.push(format!("{}:{}: {message}", path.display(), line.number));
+                continue;
+            }
+        };
+        let article = input.article;
+        let prepared = engine.prepare(&article);
+        let fp = engine.fingerprint(article.meta.outlet.as_deref(), &prepared);
+        let time = article
+            .meta
+            .published
+            .map(|p| p.timestamp())
+            .unwrap_or_else(|| engine.clock());
+        let decision = engine.insert(article.meta.clone(), &fp, time);
+        seen.push(Seen {
+            meta: article.meta,
+            story: decision.story.0,
+            fp,
+        });
+    }
+    Ok((seen, rejected))
+}
+
+/// The similarity the match rule sees for a pair (as in provenance scores): the Jaccard
+/// estimate, or containment when the length ratio and the lead allow it, whichever is higher.
+fn similarity(rule: MatchRule, a: &Fingerprint, b: &Fingerprint) -> (f32, PairScore) {
+    let pair = PairScore::new(a.jaccard(b), a.shingles, b.shingles).with_lead(a.lead_similarity(b));
+    let s = if pair.length_ratio >= rule.min_length_ratio && pair.lead >= MIN_LEAD_SIMILARITY {
+        pair.jaccard.max(pair.containment)
+    } else {
+        pair.jaccard
+    };
+    (s, pair)
+}
+
+/// The full result of an evaluation.
+pub struct Report {
+    pub scores: Scores,
+    pub json: serde_json::Value,
+    pub text: String,
+}
+
+/// Evaluates and renders; `run` prints the result.
+pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
+    let cfg = engine_config(
+        args.config.as_ref(),
+        args.threshold,
+        args.shingle_size,
+        args.permutations,
+    )?;
+    let rule = MatchRule {
+        threshold: cfg.dedup.threshold as f32,
+        containment: cfg.dedup.containment as f32,
+        min_length_ratio: cfg.dedup.min_length_ratio as f32,
+    };
+    let gold = read_gold(&args.gold)?;
+    let (seen, rejected) = run_engine(cfg, &args.articles)?;
+    if !args.quiet {
+        for p in gold.problems.iter().chain(&rejected).take(50) {
+            eprintln!("syndedup eval: skipped {p}");
+        }
+        let more = gold.problems.len() + rejected.len();
+        if more > 50 {
+            eprintln!("syndedup eval: ... and {} more skipped lines", more - 50);
+        }
+    }
+
+    // Score only articles that have a gold label; an id seen twice counts once (its first copy).
+    let mut gold_labels = Labels::default();
+    let mut pred = Vec::new();
+    let mut truth = Vec::new();
+    let mut members: Vec<usize> = Vec::new();
+    let mut used: HashMap<&str, ()> = HashMap::new();
+    let mut unlabelled = 0u64;
+    let mut repeated = 0u64;
+    for (i, s) in seen.iter().enumerate() {
+        let Some(cluster) = gold.clusters.get(&s.meta.id) else {
+            unlabelled += 1;
+            continue;
+        };
+        if used.insert(s.meta.id.as_str(), ()).is_some() {
+            repeated += 1;
+            continue;
+        }
+        pred.push(s.story as u32);
+        truth.push(gold_labels.intern(cluster));
+        members.push(i);
+    }
+    let missing = gold.clusters.len() - used.len();
+    let scores = score(&pred, &truth);
+
+    let top = args.top;
+    let pred_groups = clusters_by_size(&pred);
+    let gold_groups = clusters_by_size(&truth);
+    let sim = |a: usize, b: usize| similarity(rule, &seen[members[a]].fp, &seen[members[b]].fp).0;
+    let false_merges = worst_pairs(&pred_groups, |a, b| truth[a] != truth[b], sim, top, 300);
+    let misses = worst_pairs(&gold_groups, |a, b| pred[a] != pred[b], sim, top, 300);
+
+    let meta = |k: usize| &seen[members[k]].meta;
+    let article_json = |k: usize| json!({"id": meta(k).id, "title": meta(k).title});
+    let pair_json = |&(a, b, _): &(usize, usize, f32)| {
+        let (s, pair) = similarity(rule, &seen[members[a]].fp, &seen[members[b]].fp);
+        json!({
+            "a": article_json(a),
+            "b": article_json(b),
+            "score": round4(s),
+            "jaccard": round4(pair.jaccard),
+            "containment": round4(pair.containment),
+            "length_ratio": round4(pair.length_ratio),
+            "lead": round4(pair.lead),
+        })
+    };
+    let largest: Vec<serde_json::Value> = pred_groups
+        .iter()
+        .take(top)
+        .filter(|g| g.len() > 1)
+        .map(|g| {
+            let mut golds: Vec<u32> = g.iter().map(|&k| truth[k]).collect();
+            golds.sort_unstable();
+            golds.dedup();
+            json!({
+                "story": format!("s{}", pred[g[0]]),
+                "size": g.len(),
+                "gold_clusters": golds.len(),
+                "titles": g.iter().take(5).map(|&k| meta(k).title.clone()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let json = json!({
+        "articles": seen.len(),
+        "scored": scores.articles,
+        "unlabelled": unlabelled,
+        "repeated_ids": repeated,
+        "gold_without_article": missing,
+        "rejected_lines": rejected.len(),
+        "gold_problems": gold.problems.len(),
+        "gold_clusters": scores.gold_clusters,
+        "predicted_clusters": scores.predicted_clusters,
+        "precision": scores.precision,
+        "recall": scores.recall,
+        "f1": scores.f1,
+        "ari": scores.ari,
+        "pairs": {
+            "true_positives": scores.pairs.true_positives,
+            "false_positives": scores.pairs.false_positives,
+            "false_negatives": scores.pairs.false_negatives,
+        },
+        "largest_clusters": largest,
+        "false_merges": false_merges.iter().map(pair_json).collect::<Vec<_>>(),
+        "misses": misses.iter().map(pair_json).collect::<Vec<_>>(),
+    });
+
+    let mut text = String::new();
+    use std::fmt::Write as _;
+    let title = |k: usize| meta(k).title.clone().unwrap_or_default();
+    let _ = writeln!(
+        text,
+        "articles {} (scored {}, without a gold label {}, repeated ids {}), gold ids without an article {}, rejected lines {}",
+        seen.len(), scores.articles, unlabelled, repeated, missing, rejected.len()
+    );
+    let _ = writeln!(
+        text,
+        "gold clusters {}, predicted stories {}",
+        scores.gold_clusters, scores.predicted_clusters
+    );
+    let _ = writeln!(
+        text,
+        "pairwise precision {:.4}  recall {:.4}  F1 {:.4}  (true pairs found {}, false merges {}, misses {})",
+        scores.precision,
+        scores.recall,
+        scores.f1,
+        scores.pairs.true_positives,
+        scores.pairs.false_positives,
+        scores.pairs.false_negatives
+    );
+    let _ = writeln!(text, "adjusted Rand index {:.4}", scores.ari);
+    let _ = writeln!(text, "\nlargest predicted stories:");
+    for g in pred_groups.iter().take(top).filter(|g| g.len() > 1) {
+        let mut golds: Vec<u32> = g.iter().map(|&k| truth[k]).collect();
+        golds.sort_unstable();
+        golds.dedup();
+        let _ = writeln!(
+            text,
+            "  s{:<8} {:>5} articles, {:>3} gold clusters  {:?}",
+            pred[g[0]],
+            g.len(),
+            golds.len(),
+            title(g[0])
+        );
+    }
+    for (name, list) in [
+        (
+            "worst false merges (same predicted story, different gold clusters), highest similarity first:",
+            &false_merges,
+        ),
+        (
+            "worst misses (same gold cluster, different predicted stories), highest similarity first:",
+            &misses,
+        ),
+    ] {
+        let _ = writeln!(text, "\n{name}");
+        if list.is_empty() {
+            let _ = writeln!(text, "  none");
+        }
+        for &(a, b, s) in list.iter() {
+            let _ = writeln!(
+                text,
+                "  {s:.3}  {} {:?}\n         {} {:?}",
+                meta(a).id,
+                title(a),
+                meta(b).id,
+                title(b)
+            );
+        }
+    }
+    Ok(Report { scores, json, text })
+}
+
+fn round4(x: f32) -> f64 {
+    (x as f64 * 10_000.0).round() / 10_000.0
+}
+
+/// Runs `syndedup eval` and prints the report (or the JSON object) to standard output.
+pub fn run(args: &EvalArgs) -> anyhow::Result<Scores> {
+    let report = evaluate(args)?;
+    if args.json {
+        println!("{}", report.json);
+    } else {
+        print!("{}", report.text);
+    }
+    Ok(report.scores)
+}
