@@ -31,15 +31,18 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
+        let config_feeds_empty = config.feeds.is_empty();
         let publisher = Publisher::for_run(&config, &args.config);
         let service = match (&config.http.listen, args.once) {
             (Some(listen), false) => Some(Service::start(listen, publisher.state().clone()).await?),
             _ => None,
         };
         let mut poller = Poller::new(config).context("cannot set up the poller")?;
-        poller.on_cycle(move |p, reports| {
-            publisher.cycle(p, reports, chrono::Utc::now());
-        });
+        if !config_feeds_empty || service.is_some() {
+            poller.on_cycle(move |p, reports| {
+                publisher.cycle(p, reports, chrono::Utc::now());
+            });
+        }
         if args.once {
             let reports = poller.run_once().await?;
             print!("{}", render_table(&reports));
