@@ -88,6 +88,7 @@ impl Publisher {
         let Some(engine) = poller.engine() else {
             return Published::default();
         };
+        let started = std::time::Instant::now();
         let views = engine.stories();
         let (rendered, errors) =
             emit::publish(&self.config, &self.base, &views, poller.bodies(), now);
@@ -131,6 +132,13 @@ impl Publisher {
         }
         s.metrics.set_stories(story_count);
         s.health.last_cycle = Some(now);
+        drop(s);
+        tracing::debug!(
+            stories = story_count,
+            feeds_changed = changed,
+            ms = started.elapsed().as_millis() as u64,
+            "Cycle published."
+        );
         Published {
             changed,
             write_errors: errors.len(),

@@ -37,6 +37,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut store = SqliteStore::open(&path)?;
     store.check_settings(&signature_settings(&EngineConfig::from_config(&config)))?;
     runtime.block_on(async move {
+        let config_feeds_empty = config.feeds.is_empty();
         let publisher = Publisher::for_run(&config, &args.config);
         let service = match (&config.http.listen, args.once) {
             (Some(listen), false) => Some(Service::start(listen, publisher.state().clone()).await?),
@@ -44,9 +45,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         };
         let mut poller = Poller::with_store(config, Box::new(store))
             .with_context(|| format!("cannot resume from the store {}", path.display()))?;
-        poller.on_cycle(move |p, reports| {
-            publisher.cycle(p, reports, chrono::Utc::now());
-        });
+        if !config_feeds_empty || service.is_some() {
+            poller.on_cycle(move |p, reports| {
+                publisher.cycle(p, reports, chrono::Utc::now());
+            });
+        }
         if args.once {
             let reports = poller.run_once().await?;
             print!("{}", render_table(&reports));
