@@ -94,7 +94,7 @@ fn default_permutations() -> NonZeroUsize {
     NonZeroUsize::new(128).expect("nonzero")
 }
 fn default_containment() -> f64 {
-    0.85
+    0.6
 }
 fn default_min_length_ratio() -> f64 {
     0.35

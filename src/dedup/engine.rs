@@ -337,9 +337,16 @@ impl Engine {
                     pair = pair.with_lead(lead_similarity(&mine, theirs));
                 }
                 if let Some(score) = self.rule.score(pair) {
+                    // Equal scores go to the older story: when an early copy missed its
+                    // original and started a story of its own, later copies that match both
+                    // rejoin the original story instead of splitting it further.
                     let better = match best {
                         None => true,
-                        Some((_, s)) => score > s,
+                        Some((b, s)) => {
+                            score > s + 1e-6
+                                || (score > s - 1e-6
+                                    && self.docs[c as usize].story < self.docs[b as usize].story)
+                        }
                     };
                     if better {
                         best = Some((c, score));
