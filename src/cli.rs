@@ -45,6 +45,8 @@ pub enum Command {
     Run(mode::run::RunArgs),
     /// List recent stories from the store (read-only; works while the daemon runs).
     Stories(mode::stories::StoriesArgs),
+    /// Serve feeds, the stories API and the status page from the store, without polling.
+    Serve(mode::serve::ServeArgs),
 }
 
 pub fn init_logging(cli: &Cli) {
@@ -75,6 +77,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::ImportOpml(args) => return mode::import_opml::run(&args),
         Command::Run(args) => mode::run::run(&args)?,
         Command::Stories(args) => mode::stories::run(&args)?,
+        Command::Serve(args) => mode::serve::run(&args)?,
     }
     Ok(ExitCode::SUCCESS)
 }

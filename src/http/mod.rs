@@ -14,6 +14,7 @@
 pub mod metrics;
 pub mod state;
 mod status;
+pub mod update;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -38,6 +39,7 @@ pub use metrics::{Metrics, PollResult};
 pub use state::{
     read, write, FeedBody, Health, OutletStatus, ServiceState, SharedState, StoryRecord,
 };
+pub use update::{load_from_store, Publisher};
 
 /// Address used when only a port, or nothing, is configured: loopback, never all interfaces.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -80,10 +82,49 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, "HTTP service listening.");
+    tracing::info!(%addr, "http service listening");
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The service running in the background: [`Service::start`] binds and serves until
+/// [`Service::stop`]. Used by `syndedup run` (beside the poller) and `syndedup serve`.
+#[derive(Debug)]
+pub struct Service {
+    addr: SocketAddr,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Service {
+    /// Binds `listen` (the bound address is logged at INFO as "http service listening", which
+    /// tells a caller the port when it asked for port 0) and serves `state` on a tokio task.
+    pub async fn start(listen: &str, state: SharedState) -> std::io::Result<Service> {
+        let listener = bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let shutdown = async move {
+            // A dropped sender also means stop.
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let task = tokio::spawn(serve(listener, state, shutdown));
+        Ok(Service { addr, stop, task })
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, finishes the requests in flight and returns how serving ended.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.stop.send(true);
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(format!("the HTTP task failed: {e}"))),
+        }
+    }
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {

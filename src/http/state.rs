@@ -287,6 +287,14 @@ impl ServiceState {
         }
     }
 
+    /// Sets when an outlet is next polled (the poller decides after each poll).
+    pub fn set_next_poll(&mut self, outlet: &str, at: DateTime<Utc>) {
+        self.outlets
+            .entry(outlet.to_string())
+            .or_insert_with(|| OutletStatus::new(outlet))
+            .next_poll = Some(at);
+    }
+
     /// Sorted by name.
     pub fn outlets(&self) -> impl Iterator<Item = &OutletStatus> {
         self.outlets.values()

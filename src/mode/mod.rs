@@ -7,4 +7,5 @@ pub mod dedup;
 pub mod eval;
 pub mod import_opml;
 pub mod run;
+pub mod serve;
 pub mod stories;

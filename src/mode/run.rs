@@ -9,6 +9,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::dedup::EngineConfig;
+use crate::http::{Publisher, Service};
 use crate::poll::{OutletReport, Poller};
 use crate::store::{signature_settings, store_path, SqliteStore};
 
@@ -36,8 +37,19 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let mut store = SqliteStore::open(&path)?;
     store.check_settings(&signature_settings(&EngineConfig::from_config(&config)))?;
     runtime.block_on(async move {
+        let config_feeds_empty = config.feeds.is_empty();
+        let publisher = Publisher::for_run(&config, &args.config);
+        let service = match (&config.http.listen, args.once) {
+            (Some(listen), false) => Some(Service::start(listen, publisher.state().clone()).await?),
+            _ => None,
+        };
         let mut poller = Poller::with_store(config, Box::new(store))
             .with_context(|| format!("cannot resume from the store {}", path.display()))?;
+        if !config_feeds_empty || service.is_some() {
+            poller.on_cycle(move |p, reports| {
+                publisher.cycle(p, reports, chrono::Utc::now());
+            });
+        }
         if args.once {
             let reports = poller.run_once().await?;
             print!("{}", render_table(&reports));
@@ -55,13 +67,16 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 "daemon stopped"
             );
         }
+        if let Some(service) = service {
+            service.stop().await.context("the HTTP service failed")?;
+        }
         Ok(())
     })
 }
 
 /// Resolves on SIGINT or SIGTERM. A signal that cannot be listened for is ignored rather than
 /// treated as received.
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

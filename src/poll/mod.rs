@@ -108,7 +108,10 @@ pub struct OutletReport {
     pub new: usize,
     /// Processed items the engine filed into an existing story.
     pub duplicates: usize,
+    /// Time of the fetch.
     pub elapsed: Duration,
+    /// Time the engine spent on this poll's new items.
+    pub engine: Duration,
 }
 
 /// Counters over a cycle (every poll between two moments when nothing was in flight).
@@ -212,6 +215,10 @@ impl Output {
     }
 }
 
+/// Called at the end of every cycle with the poller and the reports of that cycle's polls
+/// (see [`Poller::on_cycle`]).
+pub type CycleHook = Box<dyn FnMut(&Poller, &[OutletReport]) + Send>;
+
 /// The poller. Build it from a config, optionally restore a [`PollState`], then call
 /// [`Poller::run_once`] or [`Poller::run_until`].
 pub struct Poller {
@@ -225,6 +232,9 @@ pub struct Poller {
     output: Option<Output>,
     totals: CycleTotals,
     cycle_started: Option<Instant>,
+    /// Body of every article the engine holds, by engine id, for output feeds.
+    bodies: HashMap<String, String>,
+    cycle_hook: Option<CycleHook>,
     /// The store every processed batch commits to; without one, state lives in memory only.
     store: Option<Box<dyn Store + Send>>,
     /// Stories emitted as new (this run or, with a store, earlier ones inside the window).
@@ -291,6 +301,8 @@ impl Poller {
             output,
             totals: CycleTotals::default(),
             cycle_started: None,
+            bodies: HashMap::new(),
+            cycle_hook: None,
             store: None,
             emitted: HashSet::new(),
             batch: Batch::default(),
@@ -322,7 +334,32 @@ impl Poller {
             }
         }
         let state = store.poll_state()?;
+        // Output feeds need the bodies of restored articles; the store keeps each story's
+        // canonical item (with its body) as payload.
+        let mut bodies = HashMap::new();
+        let canonical: HashSet<StoryId> = snapshot
+            .items
+            .iter()
+            .filter(|i| i.canonical)
+            .map(|i| i.story)
+            .collect();
+        for id in canonical {
+            let Some(story) = store.story(id)? else {
+                continue;
+            };
+            let (Some(meta), Some(payload)) = (story.canonical_meta(), &story.canonical_payload)
+            else {
+                continue;
+            };
+            let body = serde_json::from_str::<serde_json::Value>(payload)
+                .ok()
+                .and_then(|v| v.get("body").and_then(|b| b.as_str()).map(str::to_string));
+            if let (Some(body), Some(outlet)) = (body, &meta.outlet) {
+                bodies.insert(engine_id(outlet, &meta.id), body);
+            }
+        }
         let mut poller = Poller::with_engine(config, engine)?;
+        poller.bodies = bodies;
         poller.restore(state);
         poller.emitted = snapshot.emitted;
         poller.store = Some(store);
@@ -368,6 +405,28 @@ impl Poller {
     /// The engine (stories so far). `None` only while a blocking task holds it.
     pub fn engine(&self) -> Option<&Engine> {
         self.engine.as_ref()
+    }
+
+    /// The body (HTML or text, as the feed gave it) of every article the engine holds, keyed
+    /// by engine id (`<outlet>:<item id>`, as in [`Engine::stories`]); output feeds take their
+    /// content from it. Bodies leave with their articles when the engine expires them.
+    pub fn bodies(&self) -> &HashMap<String, String> {
+        &self.bodies
+    }
+
+    /// One outlet's fetch state (last poll, status, error, next due time), by name.
+    pub fn outlet_state(&self, outlet: &str) -> Option<&OutletState> {
+        self.outlets
+            .iter()
+            .find(|o| o.cfg.name == outlet)
+            .map(|o| &o.state)
+    }
+
+    /// Runs `hook` at the end of every cycle (after expiry and the cycle log line), with the
+    /// reports of the polls in that cycle; `run` publishes feeds and the HTTP state from it.
+    /// It runs on the poller's task, so it should be quick.
+    pub fn on_cycle(&mut self, hook: impl FnMut(&Poller, &[OutletReport]) + Send + 'static) {
+        self.cycle_hook = Some(Box::new(hook));
     }
 
     /// A snapshot of the fetch state and the seen items, for a store.
@@ -477,6 +536,8 @@ impl Poller {
         let mut tasks: JoinSet<(usize, TaskResult)> = JoinSet::new();
         let mut stopping = false;
         let mut run_totals = CycleTotals::default();
+        // Reports before this index belong to earlier cycles.
+        let mut cycle_from = reports.len();
         for o in &self.outlets {
             if let Err(e) = &o.source {
                 warn!(outlet = %o.cfg.name, error = %e, "outlet has an unusable url; it is not polled");
@@ -515,6 +576,15 @@ impl Poller {
                     run_totals.items += t.items;
                     run_totals.new += t.new;
                     run_totals.duplicates += t.duplicates;
+                    if let Some(mut hook) = self.cycle_hook.take() {
+                        hook(self, &reports[cycle_from..]);
+                        self.cycle_hook = Some(hook);
+                    }
+                    if !once {
+                        // The daemon keeps no reports across cycles.
+                        reports.clear();
+                    }
+                    cycle_from = reports.len();
                 }
                 if once || stopping {
                     break;
@@ -578,6 +648,7 @@ impl Poller {
                     new: 0,
                     duplicates: 0,
                     elapsed: Duration::ZERO,
+                    engine: Duration::ZERO,
                 })
             }
         };
@@ -637,6 +708,7 @@ impl Poller {
             new: 0,
             duplicates: 0,
             elapsed,
+            engine: Duration::ZERO,
         };
         {
             let st = &mut self.outlets[i].state;
@@ -826,11 +898,13 @@ impl Poller {
         let names: Vec<String> = self.outlets.iter().map(|o| o.cfg.name.clone()).collect();
         let mut emitted = std::mem::take(&mut self.emitted);
         let joined = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
             let mut batch = Batch::default();
+            let mut bodies = Vec::with_capacity(fresh.len());
             let mut dups = 0;
             let n = fresh.len();
             for (item, first_seen, content) in fresh {
-                let (decision, item, fp) = add_item(&mut engine, &outlet, item, first_seen);
+                let (decision, mut item, fp) = add_item(&mut engine, &outlet, item, first_seen);
                 if decision.is_duplicate() {
                     dups += 1;
                 }
@@ -891,6 +965,7 @@ impl Poller {
                     decision,
                     payload,
                 });
+                bodies.push((engine_id(&outlet, &item.id), std::mem::take(&mut item.body)));
             }
             if stored {
                 batch.learner = engine
@@ -899,14 +974,17 @@ impl Poller {
                     .map(|items| vec![(outlet.clone(), items)])
                     .unwrap_or_default();
             }
-            (engine, emitted, batch, n, dups)
+            (engine, emitted, batch, bodies, n, dups, started.elapsed())
         })
         .await;
-        let (engine, emitted, mut batch, n, dups) = joined.map_err(|e| Error::Feed {
-            url: self.outlets[i].cfg.url.clone(),
-            message: format!("the dedup task failed: {e}"),
-        })?;
+        let (engine, emitted, mut batch, bodies, n, dups, engine_time) =
+            joined.map_err(|e| Error::Feed {
+                url: self.outlets[i].cfg.url.clone(),
+                message: format!("the dedup task failed: {e}"),
+            })?;
         self.engine = Some(engine);
+        self.bodies.extend(bodies);
+        report.engine = engine_time;
         self.emitted = emitted;
         self.totals.new += n as u64;
         self.totals.duplicates += dups as u64;
@@ -944,11 +1022,19 @@ impl Poller {
                 self.last_expire = Some(Instant::now());
             }
         }
-        let forgotten_stories = self
-            .engine
-            .as_mut()
-            .map(|e| e.expire(now).len())
-            .unwrap_or(0);
+        let mut forgotten_stories = 0;
+        if let Some(engine) = self.engine.as_mut() {
+            let held = engine.len();
+            forgotten_stories = engine.expire(now).len();
+            if engine.len() != held {
+                let live: std::collections::HashSet<String> = engine
+                    .stories()
+                    .into_iter()
+                    .flat_map(|v| v.copies.into_iter().map(|c| c.id))
+                    .collect();
+                self.bodies.retain(|id, _| live.contains(id));
+            }
+        }
         info!(
             polls = t.polls,
             fresh = t.fresh,
