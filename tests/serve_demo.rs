@@ -23,7 +23,7 @@ fn demo_copy(dir: &Path) -> std::path::PathBuf {
     dir.join("demo.toml")
 }
 
-fn run_once(config: &Path) {
+fn run_once(config: &Path) -> String {
     let out = Command::new(BIN)
         .args(["run", "--once", "--config"])
         .arg(config)
@@ -34,13 +34,31 @@ fn run_once(config: &Path) {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn run_once_shows_the_cleaned_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = demo_copy(dir.path());
+    let first = run_once(&config);
+    assert!(first.contains("16 stories from 34 articles"), "{first}");
+    // The wire agency outranks republishers, so it is canonical for the stories with copies.
+    let top = first
+        .lines()
+        .find(|l| l.contains(" 6x "))
+        .unwrap_or_else(|| panic!("a story with 6 copies: {first}"));
+    assert!(top.contains("[Meridian Wire]; also "), "{top}");
+    // A second run finds nothing new but still lists the stories restored from the store.
+    let second = run_once(&config);
+    assert!(second.contains("16 stories from 34 articles"), "{second}");
 }
 
 #[test]
 fn serve_answers_the_demo_feeds_written_by_run_once() {
     let dir = tempfile::tempdir().unwrap();
     let config = demo_copy(dir.path());
-    run_once(&config);
+    let _ = run_once(&config);
     let feeds = dir.path().join("demo-out/feeds");
     let written: Vec<Vec<u8>> = ["atom", "rss", "json"]
         .iter()
@@ -72,7 +90,7 @@ fn serve_answers_the_demo_feeds_written_by_run_once() {
     assert!(daemon.stop().success());
 
     // A restart restores the engine from the store; the feeds keep their content.
-    run_once(&config);
+    let _ = run_once(&config);
     for (ext, file) in ["atom", "rss", "json"].iter().zip(&written) {
         let again = std::fs::read(feeds.join(format!("all.{ext}"))).unwrap();
         assert_eq!(&again, file, "all.{ext} after a restart");

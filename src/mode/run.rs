@@ -53,6 +53,9 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         if args.once {
             let reports = poller.run_once().await?;
             print!("{}", render_table(&reports));
+            if let Some(engine) = poller.engine() {
+                print!("{}", render_stories(&engine.stories(), STORIES_SHOWN));
+            }
         } else {
             info!(
                 outlets = poller.enabled_outlets(),
@@ -97,6 +100,56 @@ pub(crate) async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = term => {}
     }
+}
+
+/// Stories listed after the `--once` table.
+const STORIES_SHOWN: usize = 20;
+
+/// The cleaned result after `--once`: the stories with the most copies first, each with its
+/// canonical title and outlet and the outlets of the other copies.
+pub fn render_stories(stories: &[crate::model::StoryView], limit: usize) -> String {
+    let mut sorted: Vec<&crate::model::StoryView> = stories.iter().collect();
+    sorted.sort_by(|a, b| {
+        b.copies
+            .len()
+            .cmp(&a.copies.len())
+            .then(a.story.cmp(&b.story))
+    });
+    let copies: usize = stories.iter().map(|s| s.copies.len()).sum();
+    let mut out = format!(
+        "\n{} stories from {} articles (most copies first; the canonical version's title and outlet):\n",
+        stories.len(),
+        copies
+    );
+    for story in sorted.iter().take(limit) {
+        let c = &story.canonical;
+        let title = c.title.as_deref().unwrap_or("(untitled)");
+        let outlet = c.outlet.as_deref().unwrap_or("?");
+        let others: Vec<&str> = story
+            .copies
+            .iter()
+            .filter(|copy| copy.id != c.id)
+            .map(|copy| copy.outlet.as_deref().unwrap_or("?"))
+            .collect();
+        out.push_str(&format!(
+            "  {:<5} {:>2}x  {} [{}]",
+            story.story.to_string(),
+            story.copies.len(),
+            title,
+            outlet
+        ));
+        if !others.is_empty() {
+            out.push_str(&format!("; also {}", others.join(", ")));
+        }
+        out.push('\n');
+    }
+    if sorted.len() > limit {
+        out.push_str(&format!(
+            "  ... and {} more (syndedup stories --config FILE lists them all)\n",
+            sorted.len() - limit
+        ));
+    }
+    out
 }
 
 /// The `--once` table: one aligned row per outlet.
