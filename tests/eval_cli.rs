@@ -175,3 +175,44 @@ fn missing_files_are_clear_errors() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_report_shows_what_the_learner_ignored() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let articles = dir.path().join("a.jsonl");
+    let gold = dir.path().join("g.csv");
+    let mut lines = String::new();
+    let mut labels = String::from("id,cluster\n");
+    for i in 0..12 {
+        let body = format!(
+            "Enter City and State or Zip Code\nStory number {i} tells of event {i} in town {i} with details {i} and more words {i}.\nRare line {}",
+            i % 6
+        );
+        lines.push_str(
+            &serde_json::json!({"id": format!("a{i}"), "outlet": "Site", "body": body}).to_string(),
+        );
+        lines.push('\n');
+        labels.push_str(&format!("a{i},c{i}\n"));
+    }
+    std::fs::write(&articles, lines).expect("write");
+    std::fs::write(&gold, labels).expect("write");
+    let out = syndedup(&[
+        "eval",
+        "--json",
+        "--articles",
+        articles.to_str().expect("utf8"),
+        "--gold",
+        gold.to_str().expect("utf8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let learned = v["learned_boilerplate"].as_array().expect("array");
+    assert_eq!(v["learned_boilerplate_paragraphs"], 1, "{v}");
+    assert_eq!(learned[0]["outlet"], "Site");
+    assert_eq!(learned[0]["text"], "Enter City and State or Zip Code");
+    assert_eq!(learned[0]["items"], 12);
+}

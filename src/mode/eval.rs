@@ -161,7 +161,14 @@ struct Seen {
 }
 
 /// Runs the engine over the articles file; returns what was seen and the rejected-line messages.
-fn run_engine(config: EngineConfig, path: &Path) -> anyhow::Result<(Vec<Seen>, Vec<String>)> {
+/// What the boilerplate learner ignored at the end of the run: (outlet, paragraph key, items
+/// carrying it, items remembered).
+type Learned = Vec<(String, u64, usize, usize)>;
+
+fn run_engine(
+    config: EngineConfig,
+    path: &Path,
+) -> anyhow::Result<(Vec<Seen>, Vec<String>, Learned)> {
     let cap = config.dedup.max_line_bytes.get();
     let mut engine = Engine::new(config)?;
     let file = File::open(path)
@@ -206,7 +213,68 @@ fn run_engine(config: EngineConfig, path: &Path) -> anyhow::Result<(Vec<Seen>, V
             fp,
         });
     }
-    Ok((seen, rejected))
+    let learned = engine.learner().map(|l| l.learned()).unwrap_or_default();
+    Ok((seen, rejected, learned))
+}
+
+/// One learned boilerplate paragraph with its text, for the report.
+struct LearnedLine {
+    outlet: String,
+    text: String,
+    items: usize,
+    of: usize,
+}
+
+/// Maps learned paragraph keys back to text with a second pass over the articles file (the
+/// engine keeps only hashes).
+fn learned_text(path: &Path, cap: usize, learned: &Learned) -> anyhow::Result<Vec<LearnedLine>> {
+    let wanted: HashMap<(&str, u64), (usize, usize)> = learned
+        .iter()
+        .map(|(o, k, n, of)| ((o.as_str(), *k), (*n, *of)))
+        .collect();
+    let mut found: HashMap<(String, u64), LearnedLine> = HashMap::new();
+    let file = File::open(path)
+        .with_context(|| format!("cannot open articles file {}", path.display()))?;
+    let mut reader = LineReader::new(BufReader::with_capacity(1 << 20, file), cap);
+    while found.len() < wanted.len() {
+        let line = match reader
+            .read(None)
+            .with_context(|| format!("cannot read {}", path.display()))?
+        {
+            ReadOutcome::Eof => break,
+            ReadOutcome::TooLong { .. } => continue,
+            ReadOutcome::Line(l) => l,
+        };
+        let Ok(input) = parse_line(&line.bytes) else {
+            continue;
+        };
+        let Some(outlet) = input.article.meta.outlet.as_deref() else {
+            continue;
+        };
+        for paragraph in crate::normalize::body_text(&input.article.body).split('\n') {
+            let Some(key) = crate::dedup::Preparer::paragraph_key(paragraph) else {
+                continue;
+            };
+            if let Some(&(items, of)) = wanted.get(&(outlet, key)) {
+                found
+                    .entry((outlet.to_string(), key))
+                    .or_insert_with(|| LearnedLine {
+                        outlet: outlet.to_string(),
+                        text: paragraph.trim().chars().take(100).collect(),
+                        items,
+                        of,
+                    });
+            }
+        }
+    }
+    let mut lines: Vec<LearnedLine> = found.into_values().collect();
+    lines.sort_by(|a, b| {
+        b.items
+            .cmp(&a.items)
+            .then_with(|| a.outlet.cmp(&b.outlet))
+            .then_with(|| a.text.cmp(&b.text))
+    });
+    Ok(lines)
 }
 
 /// The similarity the match rule sees for a pair (as in provenance scores): the Jaccard
@@ -242,7 +310,9 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
         min_length_ratio: cfg.dedup.min_length_ratio as f32,
     };
     let gold = read_gold(&args.gold)?;
-    let (seen, rejected) = run_engine(cfg, &args.articles)?;
+    let cap = cfg.dedup.max_line_bytes.get();
+    let (seen, rejected, learned) = run_engine(cfg, &args.articles)?;
+    let learned = learned_text(&args.articles, cap, &learned)?;
     if !args.quiet {
         for p in gold.problems.iter().chain(&rejected).take(50) {
             eprintln!("syndedup eval: skipped {p}");
@@ -336,6 +406,10 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
         "largest_clusters": largest,
         "false_merges": false_merges.iter().map(pair_json).collect::<Vec<_>>(),
         "misses": misses.iter().map(pair_json).collect::<Vec<_>>(),
+        "learned_boilerplate_paragraphs": learned.len(),
+        "learned_boilerplate": learned.iter().take(top).map(|l| json!({
+            "outlet": l.outlet, "text": l.text, "items": l.items, "of": l.of,
+        })).collect::<Vec<_>>(),
     });
 
     let mut text = String::new();
@@ -400,6 +474,21 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
                 title(b)
             );
         }
+    }
+    let _ = writeln!(
+        text,
+        "\nlearned boilerplate ({} paragraphs ignored for matching), most frequent first:",
+        learned.len()
+    );
+    if learned.is_empty() {
+        let _ = writeln!(text, "  none (articles need an outlet for the learner)");
+    }
+    for l in learned.iter().take(top) {
+        let _ = writeln!(
+            text,
+            "  {:>4}/{:<4} {:<24} {:?}",
+            l.items, l.of, l.outlet, l.text
+        );
     }
     Ok(Report { scores, json, text })
 }
