@@ -99,7 +99,18 @@ fn once_prints_a_table_and_writes_decisions() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
-    let lines: Vec<&str> = stdout.lines().collect();
+    // The table ends at the first blank line; the stories listing follows it.
+    let lines: Vec<&str> = stdout
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        stdout.contains("3 stories from 4 articles")
+            && stdout
+                .lines()
+                .any(|l| l.contains(" 2x ") && l.contains("; also ")),
+        "{stdout}"
+    );
     assert!(
         lines[0].starts_with("OUTLET") && lines[0].contains("STATUS"),
         "{stdout}"

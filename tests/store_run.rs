@@ -48,6 +48,7 @@ fn new_column(table: &str) -> Vec<u64> {
     table
         .lines()
         .skip(1)
+        .take_while(|l| !l.trim().is_empty())
         .map(|l| {
             let cells: Vec<&str> = l.split_whitespace().collect();
             // OUTLET is two words ("Outlet 3"): STATUS, ITEMS, NEW follow.
@@ -78,7 +79,11 @@ fn second_once_run_sends_conditional_requests_and_emits_nothing_new() {
     let (second, _) = run_once(&config);
     assert_eq!(new_column(&second), vec![0, 0, 0], "{second}");
     assert!(
-        second.lines().skip(1).all(|l| l.contains(" 304 ")),
+        second
+            .lines()
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .all(|l| l.contains(" 304 ")),
         "{second}"
     );
     let log = feeds.log.lock().unwrap();
