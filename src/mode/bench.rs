@@ -28,7 +28,7 @@ use crate::jsonl::{parse_line, InputArticle};
 use crate::normalize::{body_text, for_each_word};
 use crate::synth::{Generator, Kind, SynthConfig};
 
-use super::dedup::engine_config;
+use super::dedup::EngineArgs;
 use super::eval::read_gold;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -60,18 +60,8 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
-    /// TOML config file (the `[dedup]`, `[merge]` and `[boilerplate]` sections apply).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Similarity threshold (overrides dedup.threshold).
-    #[arg(long)]
-    pub threshold: Option<f64>,
-    /// Words per shingle (overrides dedup.shingle_size).
-    #[arg(long)]
-    pub shingle_size: Option<NonZeroUsize>,
-    /// Signature slots (overrides dedup.permutations).
-    #[arg(long)]
-    pub permutations: Option<NonZeroUsize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
@@ -459,12 +449,7 @@ fn quality(corpus: &Corpus, outcome: &Outcome) -> Option<Scores> {
 
 /// Runs the benchmark and prints the table (or the JSON object); returns the JSON object.
 pub fn run(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
-    let cfg = engine_config(
-        args.config.as_ref(),
-        args.threshold,
-        args.shingle_size,
-        args.permutations,
-    )?;
+    let cfg = args.engine.engine_config()?;
     let synth = synth_config(args)?;
     if let Some(dir) = &args.write_corpus {
         write_corpus(synth, dir)?;

@@ -49,18 +49,8 @@ pub struct DedupArgs {
     /// Output mode.
     #[arg(long, value_enum, default_value_t = Emit::Unique)]
     pub emit: Emit,
-    /// TOML config file (the `[dedup]`, `[merge]` and `[boilerplate]` sections apply).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Similarity threshold (overrides dedup.threshold).
-    #[arg(long)]
-    pub threshold: Option<f64>,
-    /// Words per shingle (overrides dedup.shingle_size).
-    #[arg(long)]
-    pub shingle_size: Option<NonZeroUsize>,
-    /// Signature slots (overrides dedup.permutations).
-    #[arg(long)]
-    pub permutations: Option<NonZeroUsize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Worker threads for parsing and shingling; output order is preserved.
     #[arg(long, default_value = "1")]
     pub threads: NonZeroUsize,
@@ -125,6 +115,35 @@ impl std::fmt::Display for Summary {
             write!(f, ", {} already seen", self.already_seen)?;
         }
         Ok(())
+    }
+}
+
+/// The engine flags shared by `dedup`, `eval` and `bench`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct EngineArgs {
+    /// TOML config file (the `[dedup]`, `[merge]` and `[boilerplate]` sections apply).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Similarity threshold (overrides dedup.threshold).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Words per shingle (overrides dedup.shingle_size).
+    #[arg(long)]
+    pub shingle_size: Option<NonZeroUsize>,
+    /// Signature slots (overrides dedup.permutations).
+    #[arg(long)]
+    pub permutations: Option<NonZeroUsize>,
+}
+
+impl EngineArgs {
+    /// The config file (if any) with the flags applied, validated.
+    pub fn engine_config(&self) -> anyhow::Result<EngineConfig> {
+        engine_config(
+            self.config.as_ref(),
+            self.threshold,
+            self.shingle_size,
+            self.permutations,
+        )
     }
 }
 
@@ -412,12 +431,7 @@ impl crate::jsonl::BufReadBuffer for Box<dyn BufReadExt> {
 /// Runs the stage with the given arguments; returns the summary (also printed unless quiet).
 pub fn run(args: &DedupArgs) -> anyhow::Result<Summary> {
     let started = Instant::now();
-    let cfg = engine_config(
-        args.config.as_ref(),
-        args.threshold,
-        args.shingle_size,
-        args.permutations,
-    )?;
+    let cfg = args.engine.engine_config()?;
     let cap = cfg.dedup.max_line_bytes.get();
     let mut engine = Engine::new(cfg)?;
     let state = match &args.state {

@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufReader, Read};
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -16,7 +15,7 @@ use crate::eval::{clusters_by_size, score, worst_pairs, Labels, Scores};
 use crate::jsonl::{parse_line, LineReader, ReadOutcome};
 use crate::model::ArticleMeta;
 
-use super::dedup::engine_config;
+use super::dedup::EngineArgs;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
@@ -26,18 +25,8 @@ pub struct EvalArgs {
     /// Gold labels: JSON Lines `{"id": ..., "cluster": ...}` or CSV `id,cluster` (header optional).
     #[arg(long)]
     pub gold: PathBuf,
-    /// TOML config file (the `[dedup]`, `[merge]` and `[boilerplate]` sections apply).
-    #[arg(long)]
-    pub config: Option<PathBuf>,
-    /// Similarity threshold (overrides dedup.threshold).
-    #[arg(long)]
-    pub threshold: Option<f64>,
-    /// Words per shingle (overrides dedup.shingle_size).
-    #[arg(long)]
-    pub shingle_size: Option<NonZeroUsize>,
-    /// Signature slots (overrides dedup.permutations).
-    #[arg(long)]
-    pub permutations: Option<NonZeroUsize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
     /// Print one JSON object instead of the report.
     #[arg(long)]
     pub json: bool,
@@ -298,12 +287,7 @@ pub struct Report {
 
 /// Evaluates and renders; `run` prints the result.
 pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
-    let cfg = engine_config(
-        args.config.as_ref(),
-        args.threshold,
-        args.shingle_size,
-        args.permutations,
-    )?;
+    let cfg = args.engine.engine_config()?;
     let rule = MatchRule {
         threshold: cfg.dedup.threshold as f32,
         containment: cfg.dedup.containment as f32,
