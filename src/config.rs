@@ -73,6 +73,16 @@ pub struct DedupConfig {
     /// (keeps a live blog from swallowing the items it quotes).
     #[serde(default = "default_min_length_ratio")]
     pub min_length_ratio: f64,
+    /// For containment to count, both articles must start alike: at most this many lead
+    /// shingles of a text may come before its first paragraph found in the other text...
+    #[serde(default = "default_lead_slack")]
+    pub lead_slack: u32,
+    /// ...plus this share of the text's own length.
+    #[serde(default = "default_lead_slack_share")]
+    pub lead_slack_share: f64,
+    /// Merge two stories when one article matches a majority of each.
+    #[serde(default = "default_true")]
+    pub merge_stories: bool,
     /// How long an article stays matchable after it was first seen.
     #[serde(default = "default_window", with = "humantime_serde")]
     pub window: Duration,
@@ -85,7 +95,7 @@ pub struct DedupConfig {
 }
 
 fn default_threshold() -> f64 {
-    0.7
+    0.5
 }
 fn default_shingle_size() -> NonZeroUsize {
     NonZeroUsize::new(5).expect("nonzero")
@@ -94,10 +104,16 @@ fn default_permutations() -> NonZeroUsize {
     NonZeroUsize::new(128).expect("nonzero")
 }
 fn default_containment() -> f64 {
-    0.6
+    0.8
 }
 fn default_min_length_ratio() -> f64 {
-    0.35
+    0.1
+}
+fn default_lead_slack() -> u32 {
+    40
+}
+fn default_lead_slack_share() -> f64 {
+    0.15
 }
 fn default_window() -> Duration {
     Duration::from_secs(3 * 24 * 3600)
@@ -118,6 +134,9 @@ impl Default for DedupConfig {
             scheme: SignatureScheme::default(),
             containment: default_containment(),
             min_length_ratio: default_min_length_ratio(),
+            lead_slack: default_lead_slack(),
+            lead_slack_share: default_lead_slack_share(),
+            merge_stories: true,
             window: default_window(),
             retention: default_retention(),
             max_line_bytes: default_max_line_bytes(),
@@ -198,6 +217,24 @@ pub struct BoilerplateConfig {
     /// How many recent items per outlet the learner remembers.
     #[serde(default = "default_learn_window")]
     pub learn_window: NonZeroUsize,
+    /// Set aside structural page chrome from the first item on: short lines, headlines and
+    /// link lists without a sentence, photo captions and credits, repeated blocks.
+    #[serde(default = "default_true")]
+    pub chrome: bool,
+    /// Paragraphs with fewer words are chrome (when `chrome` is on).
+    #[serde(default = "default_chrome_min_words")]
+    pub chrome_min_words: NonZeroUsize,
+    /// A paragraph seen in at least this many different stories in the window is chrome
+    /// (network-wide widgets, quoted tweets, stock captions); 0 turns this off.
+    #[serde(default = "default_recurring_min_stories")]
+    pub recurring_min_stories: usize,
+}
+
+fn default_chrome_min_words() -> NonZeroUsize {
+    NonZeroUsize::new(8).expect("nonzero")
+}
+fn default_recurring_min_stories() -> usize {
+    3
 }
 
 fn default_true() -> bool {
@@ -222,6 +259,9 @@ impl Default for BoilerplateConfig {
             learn_min_share: default_learn_min_share(),
             learn_min_items: default_learn_min_items(),
             learn_window: default_learn_window(),
+            chrome: true,
+            chrome_min_words: default_chrome_min_words(),
+            recurring_min_stories: default_recurring_min_stories(),
         }
     }
 }
@@ -521,6 +561,12 @@ impl Config {
                 d.min_length_ratio
             ));
         }
+        if !(d.lead_slack_share >= 0.0 && d.lead_slack_share <= 1.0) {
+            p.push(format!(
+                "dedup.lead_slack_share is {} but must be between 0 and 1.",
+                d.lead_slack_share
+            ));
+        }
         if d.permutations.get() < 16 || d.permutations.get() > 1024 {
             p.push(format!(
                 "dedup.permutations is {} but must be between 16 and 1024.",
@@ -549,6 +595,15 @@ impl Config {
                 "boilerplate.learn_min_share is {} but must be greater than 0 and at most 1.",
                 b.learn_min_share
             ));
+        }
+        if b.chrome_min_words.get() > 100 {
+            p.push(format!(
+                "boilerplate.chrome_min_words is {} but must be at most 100 words.",
+                b.chrome_min_words
+            ));
+        }
+        if b.recurring_min_stories == 1 {
+            p.push("boilerplate.recurring_min_stories is 1 but must be 0 (off) or at least 2: every paragraph is in one story.".to_string());
         }
         for (i, pattern) in b.patterns.iter().enumerate() {
             if let Err(e) = regex::Regex::new(pattern) {

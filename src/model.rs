@@ -89,6 +89,9 @@ pub struct Decision {
     pub score: Option<f32>,
     /// True when this article became the story's canonical version (always true for a new story).
     pub became_canonical: bool,
+    /// Stories this article bridged into `story` (see `dedup::cluster`): their ids are now
+    /// aliases of `story`. Empty almost always.
+    pub merged: Vec<StoryId>,
 }
 
 impl Decision {

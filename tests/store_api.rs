@@ -232,7 +232,8 @@ fn a_restart_resumes_matching_and_story_numbering() {
     assert_eq!(story.copies.len(), 2);
     let ids: Vec<&str> = story.copies.iter().map(|c| c.meta.id.as_str()).collect();
     assert_eq!(ids, ["a1", "z9"]);
-    let scores = story.scores(0.4);
+    let rule = syndedup::dedup::MatchRule::from_config(&syndedup::config::DedupConfig::default());
+    let scores = story.scores(&rule);
     assert!(scores.iter().all(|&s| s > 0.8), "{scores:?}");
 }
 
@@ -392,9 +393,10 @@ fn an_edited_item_that_moves_leaves_no_empty_story() {
     let mut store = SqliteStore::open(&path).expect("open");
     let fp = Fingerprint {
         sig: vec![1; 128],
-        lead: vec![1; 16],
         shingles: 10,
         words: 14,
+        profile: Default::default(),
+        paragraph_keys: Vec::new(),
     };
     let record = |story: u64, hash: u64| ItemRecord {
         meta: ArticleMeta {
@@ -411,6 +413,7 @@ fn an_edited_item_that_moves_leaves_no_empty_story() {
             duplicate_of: None,
             score: None,
             became_canonical: true,
+            merged: Vec::new(),
         },
         payload: None,
     };

@@ -1,22 +1,35 @@
-//! The match rule and how an article joins a story.
+//! The match rule, the one pair similarity every part of syndedup uses, and how articles join
+//! and merge stories.
 //!
-//! **Match rule.** For two texts with estimated Jaccard similarity `J` of their shingle sets and
-//! shingle counts `a <= b`, the estimated shared shingles are `J·(a+b)/(1+J)`; containment `C` is
-//! that share of the shorter text, and the length ratio is `a/b`. They are copies when
+//! **Pair similarity** ([`pair_score`]). From the two texts' exact profiles
+//! ([`super::profile`]): Jaccard similarity `J` of their shingle sets, containment `C` (shared
+//! shingles over the shorter text's), the length ratio (shorter over longer), and where each
+//! *article* starts relative to the other (the lead offsets). Signatures made without a profile
+//! (stored by an older version) fall back to the MinHash estimate, with containment derived from
+//! it and no lead evidence.
+//!
+//! **Match rule** ([`MatchRule::verdict`]). Two texts are copies of one story when
 //! - `J >= threshold` (whole-text similarity), or
-//! - `C >= containment`, `a/b >= min_length_ratio` and the two texts start alike (their lead
-//!   sketches, MinHash of the first 24 shingles, agree on at least half the slots): a truncated
-//!   copy is mostly inside its original and shares its lead. The ratio floor and the lead check
-//!   keep a live blog or digest, which holds a whole item among much else, from absorbing it.
+//! - `C >= containment`, the length ratio is at least `min_length_ratio`, and both articles start
+//!   alike: on each side, at most `lead_slack + lead_slack_share × its length` lead shingles come
+//!   before its first lead paragraph found in the other. A truncated copy, a stub holding only the
+//!   lead, or a copy wrapped in unrecognised chrome passes; a live blog or digest (the item is in
+//!   its middle), a write-thru with a new top, or a blog post quoting a story's middle does not.
 //!
-//! The score of a match is `max(J, C)` where `C` counts only when the ratio floor holds.
+//! The score of a match is `max(J, C)` when containment counts, `J` otherwise.
 //!
-//! **Joining.** An arriving article is compared with every candidate the index offers (within the
-//! dedup window) and joins the story of the best-scoring match, or starts a new story. Stories are
-//! never merged afterwards: an article that matches members of two stories joins the better one
-//! and the two stay apart. This keeps emitted story ids stable and stops weak links from chaining
-//! stories into one giant cluster; a later copy still links to any member, so write-thrus that
-//! drift away from the first version stay in their story as long as each step is a strong match.
+//! **Joining and merging.** An arriving article is compared with every candidate the indexes
+//! offer (within the dedup window) and joins the story of the best match (equal scores: the
+//! older story), or starts a new story. When it matches two or more stories, they merge into the
+//! oldest one if the article matches at least half of each story's members ([`MERGE_MAJORITY`]):
+//! a bridge that matches one copy of a big story does not glue it to another. The absorbed
+//! story's id becomes an alias of the surviving one (see [`super::Engine::resolve`]).
+
+use super::minhash::Fingerprint;
+use super::profile::Overlap;
+
+/// A bridging article must match at least this share of each story it merges.
+pub const MERGE_MAJORITY: f32 = 0.5;
 
 /// The thresholds of the match rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,83 +37,262 @@ pub struct MatchRule {
     pub threshold: f32,
     pub containment: f32,
     pub min_length_ratio: f32,
+    /// Lead shingles a text may have before the shared article starts...
+    pub lead_slack: u32,
+    /// ...plus this share of its own length.
+    pub lead_slack_share: f32,
 }
-
-/// Lead similarity a containment match needs: the shorter text must start where the longer does.
-pub const MIN_LEAD_SIMILARITY: f32 = 0.5;
 
 /// How two texts compare.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PairScore {
     pub jaccard: f32,
     pub containment: f32,
+    /// Shared shingles over each text's own (`a` is the first argument of [`pair_score`]).
+    pub containment_a: f32,
+    pub containment_b: f32,
     pub length_ratio: f32,
-    /// Similarity of the two texts' leads (their first shingles).
-    pub lead: f32,
+    /// Distinct shingles of each text.
+    pub shingles_a: u32,
+    pub shingles_b: u32,
+    /// See [`Overlap::lead_offset_a`]; `None`: no lead paragraph of that text is in the other,
+    /// or the pair had no profiles.
+    pub lead_offset_a: Option<u32>,
+    pub lead_offset_b: Option<u32>,
+    /// False when the similarity was estimated from signatures alone.
+    pub exact: bool,
+}
+
+/// Which part of the rule made (or came closest to making) a pair one story.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleKind {
+    /// `jaccard >= threshold`.
+    Jaccard,
+    /// Containment with the length ratio and the article leads agreeing.
+    Containment,
+}
+
+impl RuleKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleKind::Jaccard => "jaccard",
+            RuleKind::Containment => "containment",
+        }
+    }
+}
+
+/// The rule's verdict on a pair, with what fell short.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Verdict {
+    /// `Some(score)` when the pair is one story.
+    pub score: Option<f32>,
+    /// The part of the rule that fired, or the one that came closest.
+    pub rule: RuleKind,
+    /// Whether the article leads agree (the containment condition on leads).
+    pub lead_agrees: bool,
+    /// What the closest part lacked, as sentences; empty when it fired.
+    pub shortfalls: Vec<String>,
 }
 
 impl PairScore {
-    /// Derives containment and length ratio from the Jaccard estimate and the shingle counts.
-    pub fn new(jaccard: f32, shingles_a: u32, shingles_b: u32) -> Self {
-        let (small, large) = if shingles_a <= shingles_b {
-            (shingles_a as f32, shingles_b as f32)
-        } else {
-            (shingles_b as f32, shingles_a as f32)
-        };
+    /// From an exact overlap of two profiles.
+    pub fn from_overlap(o: &Overlap) -> Self {
+        let (a, b) = (o.a as f32, o.b as f32);
+        let shared = o.shared as f32;
+        let (small, large) = if a <= b { (a, b) } else { (b, a) };
+        let union = a + b - shared;
+        PairScore {
+            jaccard: if union > 0.0 { shared / union } else { 0.0 },
+            containment: if small > 0.0 { shared / small } else { 0.0 },
+            containment_a: if a > 0.0 { shared / a } else { 0.0 },
+            containment_b: if b > 0.0 { shared / b } else { 0.0 },
+            length_ratio: if large > 0.0 { small / large } else { 0.0 },
+            shingles_a: o.a,
+            shingles_b: o.b,
+            lead_offset_a: o.lead_offset_a,
+            lead_offset_b: o.lead_offset_b,
+            exact: true,
+        }
+    }
+
+    /// From a Jaccard estimate and shingle counts (signatures without profiles): containment is
+    /// derived (`J·(a+b)/(1+J)` shared shingles) and there is no lead evidence.
+    pub fn estimated(jaccard: f32, shingles_a: u32, shingles_b: u32) -> Self {
+        let (a, b) = (shingles_a as f32, shingles_b as f32);
+        let (small, large) = if a <= b { (a, b) } else { (b, a) };
         if small <= 0.0 {
             return PairScore {
                 jaccard: 0.0,
                 containment: 0.0,
+                containment_a: 0.0,
+                containment_b: 0.0,
                 length_ratio: 0.0,
-                lead: 0.0,
+                shingles_a,
+                shingles_b,
+                lead_offset_a: None,
+                lead_offset_b: None,
+                exact: false,
             };
         }
         let shared = jaccard * (small + large) / (1.0 + jaccard);
         PairScore {
             jaccard,
             containment: (shared / small).min(1.0),
+            containment_a: (shared / a).min(1.0),
+            containment_b: (shared / b).min(1.0),
             length_ratio: small / large,
-            lead: 1.0,
+            shingles_a,
+            shingles_b,
+            lead_offset_a: None,
+            lead_offset_b: None,
+            exact: false,
         }
-    }
-
-    /// The same pair with its lead similarity set.
-    pub fn with_lead(mut self, lead: f32) -> Self {
-        self.lead = lead;
-        self
     }
 }
 
+/// The similarity of two fingerprints: exact from their profiles when both have one, else the
+/// MinHash estimate over 16-bit slots (what the engine keeps in memory).
+pub fn pair_score(a: &Fingerprint, b: &Fingerprint) -> PairScore {
+    if a.is_empty() || b.is_empty() {
+        return PairScore::estimated(0.0, 0, 0);
+    }
+    if !a.profile.is_empty() && !b.profile.is_empty() {
+        return PairScore::from_overlap(&a.profile.overlap(&b.profile));
+    }
+    PairScore::estimated(a.jaccard16(b), a.shingles, b.shingles)
+}
+
 impl MatchRule {
-    /// The lowest Jaccard similarity at which the rule can still match: the index must find
-    /// candidates down to here. A text of ratio `m` that is `c` contained has `J = c·m/(1+m−c·m)`.
-    pub fn lowest_jaccard(&self) -> f32 {
-        let (c, m) = (self.containment, self.min_length_ratio);
-        let by_containment = c * m / (1.0 + m - c * m);
-        self.threshold.min(by_containment)
+    /// The rule as `[dedup]` configures it.
+    pub fn from_config(d: &crate::config::DedupConfig) -> Self {
+        MatchRule {
+            threshold: d.threshold as f32,
+            containment: d.containment as f32,
+            min_length_ratio: d.min_length_ratio as f32,
+            lead_slack: d.lead_slack,
+            lead_slack_share: d.lead_slack_share as f32,
+        }
     }
 
-    /// True when containment alone would make the pair a match, before the lead is checked.
-    pub fn containment_applies(&self, pair: &PairScore) -> bool {
-        pair.jaccard < self.threshold
-            && pair.containment >= self.containment
-            && pair.length_ratio >= self.min_length_ratio
+    /// The Jaccard similarity down to which MinHash banding must find candidates; containment
+    /// candidates come from the lead anchors instead.
+    pub fn lowest_jaccard(&self) -> f32 {
+        self.threshold
+    }
+
+    fn lead_ok(&self, offset: Option<u32>, len: u32) -> bool {
+        offset.is_some_and(|o| {
+            o as f32 <= self.lead_slack as f32 + self.lead_slack_share * len as f32
+        })
+    }
+
+    /// Whether both articles start alike (see the module docs).
+    pub fn leads_agree(&self, pair: &PairScore) -> bool {
+        self.lead_ok(pair.lead_offset_a, pair.shingles_a)
+            && self.lead_ok(pair.lead_offset_b, pair.shingles_b)
     }
 
     /// `Some(score)` when the pair is a match.
-    pub fn score(&self, pair: PairScore) -> Option<f32> {
+    pub fn score(&self, pair: &PairScore) -> Option<f32> {
         let contained = pair.containment >= self.containment
             && pair.length_ratio >= self.min_length_ratio
-            && pair.lead >= MIN_LEAD_SIMILARITY;
-        if pair.jaccard >= self.threshold || contained {
-            Some(if contained {
-                pair.jaccard.max(pair.containment)
-            } else {
-                pair.jaccard
-            })
+            && self.leads_agree(pair);
+        if contained {
+            Some(pair.jaccard.max(pair.containment))
+        } else if pair.jaccard >= self.threshold {
+            Some(pair.jaccard)
         } else {
             None
         }
+    }
+
+    /// The verdict with the rule that fired or came closest, and what it lacked.
+    pub fn verdict(&self, pair: &PairScore) -> Verdict {
+        let score = self.score(pair);
+        let lead_agrees = self.leads_agree(pair);
+        let contained = pair.containment >= self.containment
+            && pair.length_ratio >= self.min_length_ratio
+            && lead_agrees;
+        let rule = if contained {
+            RuleKind::Containment
+        } else if pair.jaccard >= self.threshold {
+            RuleKind::Jaccard
+        } else {
+            // Closest: the part with the smaller relative gap.
+            let gap_j = (self.threshold - pair.jaccard) / self.threshold.max(1e-6);
+            let gap_c = (self.containment - pair.containment).max(0.0) / self.containment.max(1e-6);
+            if pair.exact && gap_c <= gap_j {
+                RuleKind::Containment
+            } else {
+                RuleKind::Jaccard
+            }
+        };
+        let mut shortfalls = Vec::new();
+        if score.is_none() {
+            match rule {
+                RuleKind::Jaccard => shortfalls.push(format!(
+                    "Jaccard {:.3} is {:.3} below the threshold {:.3}.",
+                    pair.jaccard,
+                    self.threshold - pair.jaccard,
+                    self.threshold
+                )),
+                RuleKind::Containment => {
+                    if pair.containment < self.containment {
+                        shortfalls.push(format!(
+                            "Containment {:.3} is {:.3} below {:.3}.",
+                            pair.containment,
+                            self.containment - pair.containment,
+                            self.containment
+                        ));
+                    }
+                    if pair.length_ratio < self.min_length_ratio {
+                        shortfalls.push(format!(
+                            "The length ratio {:.3} is below {:.3}.",
+                            pair.length_ratio, self.min_length_ratio
+                        ));
+                    }
+                    if !lead_agrees {
+                        shortfalls.push(lead_sentence(self, pair));
+                    }
+                }
+            }
+        }
+        Verdict {
+            score,
+            rule,
+            lead_agrees,
+            shortfalls,
+        }
+    }
+}
+
+fn lead_sentence(rule: &MatchRule, pair: &PairScore) -> String {
+    let side = |name: &str, offset: Option<u32>, len: u32| -> Option<String> {
+        let slack = rule.lead_slack as f32 + rule.lead_slack_share * len as f32;
+        match offset {
+            None => Some(format!("no lead paragraph of {name} is in the other text")),
+            Some(o) if o as f32 > slack => Some(format!(
+                "{name}'s shared text starts after {o} lead shingles (allowed {slack:.0})"
+            )),
+            Some(_) => None,
+        }
+    };
+    let parts: Vec<String> = [
+        side("the first text", pair.lead_offset_a, pair.shingles_a),
+        side("the second text", pair.lead_offset_b, pair.shingles_b),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "The articles do not start alike.".to_string()
+    } else {
+        let mut s = format!("The articles do not start alike: {}.", parts.join("; "));
+        if let Some(first) = s.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        s
     }
 }
 
@@ -109,45 +301,63 @@ mod tests {
     use super::*;
 
     const RULE: MatchRule = MatchRule {
-        threshold: 0.7,
-        containment: 0.85,
-        min_length_ratio: 0.35,
+        threshold: 0.5,
+        containment: 0.8,
+        min_length_ratio: 0.1,
+        lead_slack: 40,
+        lead_slack_share: 0.15,
     };
 
-    /// Exact Jaccard of a text of `a` shingles against one of `b` sharing `shared`.
-    fn pair(a: u32, b: u32, shared: u32) -> PairScore {
-        PairScore::new(shared as f32 / (a + b - shared) as f32, a, b)
+    fn pair(a: u32, b: u32, shared: u32, off_a: Option<u32>, off_b: Option<u32>) -> PairScore {
+        PairScore::from_overlap(&Overlap {
+            shared,
+            a,
+            b,
+            lead_offset_a: off_a,
+            lead_offset_b: off_b,
+        })
     }
 
     #[test]
-    fn truncated_and_wrapped_copies_match() {
-        // First 60% of a 1000-shingle story.
-        assert!(RULE.score(pair(600, 1000, 600)).is_some());
-        // First 40%: only containment carries it.
-        assert!(RULE.score(pair(400, 1000, 400)).is_some());
-        // Wrapped in 30% extra page text.
-        assert!(RULE.score(pair(1000, 1300, 1000)).is_some());
+    fn truncated_wrapped_and_stub_copies_match() {
+        // First 60% of a story.
+        assert!(RULE
+            .score(&pair(600, 1000, 600, Some(0), Some(0)))
+            .is_some());
+        // A stub: the lead only, a tenth of the original.
+        assert!(RULE.score(&pair(100, 1000, 95, Some(0), Some(0))).is_some());
+        // Wrapped in chrome that was not recognised: the article starts 30 shingles in.
+        assert!(RULE
+            .score(&pair(1000, 1300, 950, Some(0), Some(30)))
+            .is_some());
     }
 
     #[test]
-    fn follow_ups_and_live_blogs_do_not() {
+    fn live_blogs_follow_ups_and_quotes_do_not() {
         // A follow-up of equal length reusing 25-45% of the other's text.
         for reuse in [250, 350, 450] {
-            assert!(RULE.score(pair(1000, 1000, reuse)).is_none(), "{reuse}");
+            let p = pair(1000, 1000, reuse, Some(0), Some(0));
+            assert!(RULE.score(&p).is_none(), "{reuse}");
         }
-        // A live blog five times longer containing the whole item.
-        assert!(RULE.score(pair(1000, 5000, 1000)).is_none());
-        // A page twice as long holding the whole item, but starting elsewhere.
-        assert!(RULE.score(pair(1000, 2000, 1000).with_lead(0.1)).is_none());
-        assert!(RULE.score(pair(1000, 2000, 1000).with_lead(0.9)).is_some());
+        // A live blog holding the whole item in its middle.
+        assert!(RULE
+            .score(&pair(500, 3000, 500, Some(0), Some(1500)))
+            .is_none());
+        // Much smaller than a tenth of the other text.
+        assert!(RULE.score(&pair(50, 5000, 50, Some(0), Some(0))).is_none());
+        // No lead evidence (estimated from signatures): only Jaccard counts.
+        assert!(RULE.score(&PairScore::estimated(0.3, 300, 1000)).is_none());
     }
 
     #[test]
-    fn lowest_jaccard_covers_containment_matches() {
-        let low = RULE.lowest_jaccard();
-        assert!(low < 0.5);
-        let edge = pair(350, 1000, 298);
-        assert!(RULE.score(edge).is_some());
-        assert!(edge.jaccard >= low - 1e-6);
+    fn verdict_names_the_closest_rule_and_its_shortfall() {
+        let v = RULE.verdict(&pair(500, 3000, 500, Some(0), Some(1500)));
+        assert_eq!(v.score, None);
+        assert_eq!(v.rule, RuleKind::Containment);
+        assert!(!v.lead_agrees);
+        assert!(v.shortfalls[0].contains("do not start alike"), "{v:?}");
+        let v = RULE.verdict(&pair(1000, 1000, 900, Some(0), Some(0)));
+        assert_eq!(v.rule, RuleKind::Containment);
+        assert!(v.shortfalls.is_empty());
     }
 }

@@ -7,13 +7,16 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{BoilerplateConfig, Config, DedupConfig, MergeConfig};
 use crate::error::{Error, Result};
+use crate::hash::SpreadMap;
 use crate::model::{Article, ArticleMeta, Copy, Decision, StoryId, StoryView};
 use crate::normalize::boilerplate::{BuiltinList, Learner, LearnerSettings, PatternSet};
+use crate::normalize::chrome::{ChromeRules, SetAside};
 
-use super::cluster::{MatchRule, PairScore};
+use super::cluster::{MatchRule, PairScore, MERGE_MAJORITY};
 use super::lsh::{optimal_bands, LshIndex};
 use super::merge::{Candidate, MergePolicy};
-use super::minhash::{lead_similarity, Fingerprint, Signer, LEAD_SLOTS};
+use super::minhash::{Fingerprint, Signer};
+use super::profile::Profile;
 use super::shingle::{Prepared, Preparer};
 
 /// Everything the engine needs from the configuration.
@@ -62,7 +65,49 @@ pub struct EngineStats {
 /// Candidates walked per band bucket at most: bounds the work of one query when thousands of
 /// near-identical copies share a bucket.
 const BUCKET_WALK: usize = 64;
+/// Newest documents kept per lead anchor.
+const ANCHOR_BUCKET: usize = 64;
+/// Members of a story compared with a bridging article before a merge, at most.
+const MERGE_CHECK: usize = 64;
+/// Paragraph keys whose recurrence is tracked, at most; past it the counts start afresh.
+const RECURRENCE_CAP: usize = 4_000_000;
 const NO_DOC: u32 = u32::MAX;
+
+/// In how many different stories a paragraph was seen (up to a few), and the last two.
+#[derive(Debug, Clone, Copy, Default)]
+struct Recurrence {
+    stories: u8,
+    last: [u64; 2],
+}
+
+/// How the engine's indexes reach one text from another (see [`Engine::proposes`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CandidatePaths {
+    /// A MinHash band agrees (Jaccard candidates).
+    pub band: bool,
+    /// A lead anchor is shared (containment candidates).
+    pub anchor: bool,
+    /// The signed texts are identical (found without the index).
+    pub identical: bool,
+}
+
+impl CandidatePaths {
+    pub fn any(&self) -> bool {
+        self.band || self.anchor || self.identical
+    }
+}
+
+/// What the engine set aside in one text, paragraph by paragraph, and what it matched on.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Classified {
+    /// Why each paragraph of [`Prepared::paragraphs`] is set aside, or `None` for article text.
+    pub reasons: Vec<Option<SetAside>>,
+    /// Whether each paragraph went into the signature and profile. Usually the paragraphs
+    /// without a reason; when that would leave (almost) nothing, set-aside ones are taken back
+    /// (structural chrome first, then learned, then everything), so a short item made only of
+    /// recurring lines is still a text.
+    pub matched: Vec<bool>,
+}
 
 #[derive(Debug, Clone)]
 struct Doc {
@@ -82,6 +127,8 @@ struct Story {
     id: StoryId,
     members: Vec<u32>,
     canonical: u32,
+    /// False once merged into another story.
+    alive: bool,
 }
 
 /// The online dedup engine. See the crate docs for the data flow.
@@ -96,8 +143,14 @@ pub struct Engine {
     index: LshIndex,
     /// 16-bit truncated signatures, `slots` per document (equal-slot counting needs no more).
     sigs: Vec<u16>,
-    /// 16-bit truncated lead sketches, `LEAD_SLOTS` per document.
-    leads: Vec<u16>,
+    /// Exact shingle sets, one per document (empty for signatures restored without one).
+    profiles: Vec<Profile>,
+    /// Lead anchor → newest documents carrying it (containment candidates).
+    anchors: SpreadMap<u32, Vec<u32>>,
+    /// Paragraph key → the stories it was seen in (cross-story recurring chrome).
+    recurrence: SpreadMap<u64, Recurrence>,
+    /// Absorbed story → the story it was merged into.
+    aliases: HashMap<StoryId, StoryId>,
     docs: Vec<Doc>,
     metas: Vec<ArticleMeta>,
     stories: Vec<Story>,
@@ -118,11 +171,7 @@ impl Engine {
     pub fn new(config: EngineConfig) -> Result<Self> {
         let d = &config.dedup;
         let slots = d.permutations.get();
-        let rule = MatchRule {
-            threshold: d.threshold as f32,
-            containment: d.containment as f32,
-            min_length_ratio: d.min_length_ratio as f32,
-        };
+        let rule = MatchRule::from_config(d);
         let (bands, rows) = optimal_bands(rule.lowest_jaccard() as f64, slots);
         let patterns = PatternSet::new(
             &config.boilerplate.patterns,
@@ -132,10 +181,14 @@ impl Engine {
             origin: "boilerplate".to_string(),
             problems: vec![message],
         })?;
-        let preparer = Preparer::new(
+        let preparer = Preparer::with_chrome(
             d.shingle_size.get(),
             BuiltinList::new(config.boilerplate.builtin),
             patterns,
+            ChromeRules::new(
+                config.boilerplate.chrome,
+                config.boilerplate.chrome_min_words.get() as u32,
+            ),
         );
         let learner = config.boilerplate.learn.then(|| {
             Learner::new(LearnerSettings {
@@ -159,7 +212,10 @@ impl Engine {
             rule,
             policy,
             sigs: Vec::new(),
-            leads: Vec::new(),
+            profiles: Vec::new(),
+            anchors: SpreadMap::default(),
+            recurrence: SpreadMap::default(),
+            aliases: HashMap::new(),
             docs: Vec::new(),
             metas: Vec::new(),
             stories: Vec::new(),
@@ -226,43 +282,134 @@ impl Engine {
             .prepare(article.meta.outlet.as_deref(), &article.body)
     }
 
-    /// Stage 2: learn the outlet's boilerplate from this text, drop what is boilerplate, sign.
-    /// If dropping would leave (almost) nothing, the text is signed whole: a short item made
-    /// only of recurring lines is still a text.
+    /// Stage 2: learn the outlet's boilerplate from this text, set aside what is not article
+    /// text (see [`Classified`]), sign the rest and build its profile.
     pub fn fingerprint(&mut self, outlet: Option<&str>, prepared: &Prepared) -> Fingerprint {
+        self.fingerprint_classified(outlet, prepared).0
+    }
+
+    /// [`Engine::fingerprint`], also returning what was set aside and why.
+    pub fn fingerprint_classified(
+        &mut self,
+        outlet: Option<&str>,
+        prepared: &Prepared,
+    ) -> (Fingerprint, Classified) {
         let paragraphs = &prepared.paragraphs;
-        let learned: Vec<bool> = match (&mut self.learner, outlet) {
-            (Some(learner), Some(outlet)) => {
-                let keys: Vec<u64> = paragraphs.iter().map(|p| p.key).collect();
-                learner.observe(outlet, &keys, prepared.text_hash);
-                paragraphs
-                    .iter()
-                    .map(|p| learner.is_boilerplate(outlet, p.key))
-                    .collect()
-            }
-            _ => vec![false; paragraphs.len()],
-        };
+        if let (Some(learner), Some(outlet)) = (&mut self.learner, outlet) {
+            let keys: Vec<u64> = paragraphs.iter().map(|p| p.key).collect();
+            learner.observe(outlet, &keys, prepared.text_hash);
+        }
+        let min_prose = self.preparer.chrome().min_words();
+        let min_stories = self.config.boilerplate.recurring_min_stories;
+        let reasons: Vec<Option<SetAside>> = paragraphs
+            .iter()
+            .map(|p| {
+                p.set_aside
+                    .or_else(|| {
+                        let learned = match (&self.learner, outlet) {
+                            (Some(l), Some(o)) => l.is_boilerplate(o, p.key),
+                            _ => false,
+                        };
+                        learned.then_some(SetAside::Learned)
+                    })
+                    .or_else(|| {
+                        let recurs = min_stories > 0
+                            && self
+                                .recurrence
+                                .get(&p.key)
+                                .is_some_and(|r| r.stories as usize >= min_stories);
+                        recurs.then_some(SetAside::Recurring)
+                    })
+            })
+            .collect();
         let k = self.preparer.shingle_size() as u32;
-        let words_where = |keep: &dyn Fn(usize) -> bool| -> u32 {
-            (0..paragraphs.len())
-                .filter(|&i| keep(i))
-                .map(|i| paragraphs[i].words)
+        let words_where = |keep: &dyn Fn(Option<SetAside>) -> bool| -> u32 {
+            paragraphs
+                .iter()
+                .zip(&reasons)
+                .filter(|(_, r)| keep(**r))
+                .map(|(p, _)| p.words)
                 .sum()
         };
-        let builtin_kept = words_where(&|i| !paragraphs[i].boilerplate);
-        let all_kept = words_where(&|i| !paragraphs[i].boilerplate && !learned[i]);
-        let keep: Box<dyn Fn(usize) -> bool> = if all_kept >= k.max(builtin_kept / 10) {
-            Box::new(|i| !paragraphs[i].boilerplate && !learned[i])
-        } else if builtin_kept > 0 {
-            Box::new(|i| !paragraphs[i].boilerplate)
-        } else {
-            Box::new(|_| true)
-        };
-        let words = words_where(&keep);
-        let parts = (0..paragraphs.len())
-            .filter(|&i| keep(i))
-            .map(|i| &prepared.shingles[paragraphs[i].start as usize..paragraphs[i].end as usize]);
-        self.signer.sign(parts, words)
+        let phrases =
+            |r: Option<SetAside>| matches!(r, Some(SetAside::Builtin | SetAside::Pattern));
+        let builtin_kept = words_where(&|r| !phrases(r));
+        let enough = k.max(builtin_kept / 10);
+        // Tiers, strictest first: everything set aside; phrases and memory only; phrases only.
+        let tiers: [&dyn Fn(Option<SetAside>) -> bool; 3] = [
+            &|r| r.is_none(),
+            &|r| r.is_none_or(|r| r.is_structural() || r == SetAside::Recurring),
+            &|r| !phrases(r),
+        ];
+        let keep: &dyn Fn(Option<SetAside>) -> bool = tiers
+            .iter()
+            .find(|t| words_where(*t) >= enough)
+            .copied()
+            .unwrap_or(if builtin_kept > 0 {
+                tiers[2]
+            } else {
+                &|_| true
+            });
+        let matched: Vec<bool> = reasons.iter().map(|r| keep(*r)).collect();
+        let words = words_where(keep);
+        let parts = paragraphs
+            .iter()
+            .zip(&matched)
+            .filter(|(_, m)| **m)
+            .map(|(p, _)| {
+                (
+                    &prepared.shingles[p.start as usize..p.end as usize],
+                    p.words,
+                )
+            });
+        let parts: Vec<(&[u64], u32)> = parts.collect();
+        let mut fp = self.signer.sign(parts.iter().map(|(s, _)| *s), words);
+        fp.profile = Profile::build(parts.iter().copied());
+        if min_stories > 0 {
+            fp.paragraph_keys = paragraphs
+                .iter()
+                .zip(&reasons)
+                .filter(|(p, r)| {
+                    p.words >= min_prose
+                        && !matches!(
+                            r,
+                            Some(SetAside::Builtin | SetAside::Pattern | SetAside::Learned)
+                        )
+                })
+                .map(|(p, _)| p.key)
+                .collect();
+        }
+        (fp, Classified { reasons, matched })
+    }
+
+    /// Counts the story an article joined for each of its prose paragraphs.
+    fn record_recurrence(&mut self, keys: &[u64], story: StoryId) {
+        if self.recurrence.len() > RECURRENCE_CAP {
+            self.recurrence.clear();
+        }
+        for &key in keys {
+            let r = self.recurrence.entry(key).or_default();
+            if r.last.contains(&story.0) {
+                continue;
+            }
+            r.stories = r.stories.saturating_add(1);
+            r.last = [story.0, r.last[0]];
+        }
+    }
+
+    /// The pair similarity of two documents held, as [`super::cluster::pair_score`] computes
+    /// it for fingerprints (exact from profiles, else from the 16-bit slots).
+    fn pair(&self, a: u32, b: u32) -> PairScore {
+        let (pa, pb) = (&self.profiles[a as usize], &self.profiles[b as usize]);
+        if !pa.is_empty() && !pb.is_empty() {
+            return PairScore::from_overlap(&pa.overlap(pb));
+        }
+        let slots = self.signer.slots();
+        let sa = &self.sigs[a as usize * slots..(a as usize + 1) * slots];
+        let sb = &self.sigs[b as usize * slots..(b as usize + 1) * slots];
+        let equal = sa.iter().zip(sb).filter(|(x, y)| x == y).count();
+        let (da, db) = (&self.docs[a as usize], &self.docs[b as usize]);
+        PairScore::estimated(equal as f32 / slots as f32, da.shingles, db.shingles)
     }
 
     /// Both stages and the decision, with the article's `published` time (or the stream's
@@ -278,19 +425,40 @@ impl Engine {
         self.insert(article.meta.clone(), &fp, time)
     }
 
-    /// Stage 3: finds the best match for a signed article and files it into a story.
-    /// `time` (Unix seconds) places it in the dedup window.
+    /// Stage 3: finds the best match for a signed article and files it into a story, merging
+    /// stories it bridges (see [`super::cluster`]). `time` (Unix seconds) places it in the
+    /// dedup window.
     pub fn insert(&mut self, meta: ArticleMeta, fp: &Fingerprint, time: i64) -> Decision {
         self.stats.articles += 1;
         self.clock = self.clock.max(time);
         let doc = self.docs.len() as u32;
-        let slots = self.signer.slots();
         self.sig16.clear();
         self.sig16.extend(fp.sig.iter().map(|&v| v as u16));
-        let exact_key = xxh3_64(&fp.to_bytes());
+        let exact_key = exact_key(fp);
+
+        // The new document goes in first (unindexed) so pairs can be scored by document number.
+        let published = meta.published.map(|p| p.timestamp());
+        let rank = self.policy.rank(meta.outlet.as_deref());
+        let arrival = self.arrivals;
+        self.arrivals += 1;
+        self.docs.push(Doc {
+            story: u32::MAX,
+            shingles: fp.shingles,
+            words: fp.words,
+            time,
+            published,
+            rank,
+            arrival,
+            indexed: false,
+        });
+        self.sigs.extend_from_slice(&self.sig16);
+        self.profiles.push(fp.profile.clone());
+        self.metas.push(meta);
 
         let mut best: Option<(u32, f32)> = None;
         let mut identical = false;
+        // Best score per matched story slot.
+        let mut matched: Vec<(u32, f32)> = Vec::new();
         if fp.is_empty() {
             self.stats.empty_texts += 1;
         } else if let Some(&other) = self.exact.get(&exact_key) {
@@ -298,121 +466,234 @@ impl Engine {
             best = Some((other, 1.0));
             identical = true;
         } else {
-            self.index.keys(&self.sig16, &mut self.keys);
-            self.epoch = self.epoch.wrapping_add(1);
-            if self.epoch == 0 {
-                self.stamp.iter_mut().for_each(|s| *s = 0);
-                self.epoch = 1;
-            }
-            self.stamp.resize(self.docs.len(), 0);
-            let mut found: Vec<u32> = Vec::new();
-            let stamp = &mut self.stamp;
-            let epoch = self.epoch;
-            self.index.candidates(&self.keys, BUCKET_WALK, |c| {
-                if let Some(s) = stamp.get_mut(c as usize) {
-                    if *s != epoch {
-                        *s = epoch;
-                        found.push(c);
-                    }
-                }
-            });
+            let found = self.candidates(fp);
             for c in found {
                 let other = &self.docs[c as usize];
                 if !other.indexed || (other.time - time).abs() > self.window {
                     continue;
                 }
                 self.stats.candidates_checked += 1;
-                let theirs = &self.sigs[c as usize * slots..(c as usize + 1) * slots];
-                let equal = theirs
-                    .iter()
-                    .zip(&self.sig16)
-                    .filter(|(a, b)| a == b)
-                    .count();
-                let mut pair =
-                    PairScore::new(equal as f32 / slots as f32, fp.shingles, other.shingles);
-                if self.rule.containment_applies(&pair) {
-                    let theirs =
-                        &self.leads[c as usize * LEAD_SLOTS..(c as usize + 1) * LEAD_SLOTS];
-                    let mine: Vec<u16> = fp.lead.iter().map(|&v| v as u16).collect();
-                    pair = pair.with_lead(lead_similarity(&mine, theirs));
+                let pair = self.pair(doc, c);
+                let Some(score) = self.rule.score(&pair) else {
+                    continue;
+                };
+                let story = self.docs[c as usize].story;
+                match matched.iter_mut().find(|(s, _)| *s == story) {
+                    Some(m) => m.1 = m.1.max(score),
+                    None => matched.push((story, score)),
                 }
-                if let Some(score) = self.rule.score(pair) {
-                    // Equal scores go to the older story: when an early copy missed its
-                    // original and started a story of its own, later copies that match both
-                    // rejoin the original story instead of splitting it further.
-                    let better = match best {
-                        None => true,
-                        Some((b, s)) => {
-                            score > s + 1e-6
-                                || (score > s - 1e-6
-                                    && self.docs[c as usize].story < self.docs[b as usize].story)
-                        }
-                    };
-                    if better {
-                        best = Some((c, score));
+                // Equal scores go to the older story: when an early copy missed its original
+                // and started a story of its own, later copies that match both rejoin the
+                // original story instead of splitting it further.
+                let better = match best {
+                    None => true,
+                    Some((b, s)) => {
+                        score > s + 1e-6
+                            || (score > s - 1e-6 && story < self.docs[b as usize].story)
                     }
+                };
+                if better {
+                    best = Some((c, score));
                 }
             }
         }
 
-        let published = meta.published.map(|p| p.timestamp());
-        let rank = self.policy.rank(meta.outlet.as_deref());
-        let arrival = self.arrivals;
-        self.arrivals += 1;
         let story_slot = match best {
             Some((other, _)) => self.docs[other as usize].story,
-            None => {
-                let id = StoryId(self.next_story);
-                self.next_story += 1;
-                let slot = self.stories.len() as u32;
-                self.stories.push(Story {
-                    id,
-                    members: Vec::new(),
-                    canonical: NO_DOC,
-                });
-                self.story_slot.insert(id, slot);
-                self.stats.stories += 1;
-                slot
-            }
+            None => self.new_story(),
         };
         if best.is_some() {
             self.stats.duplicates += 1;
         }
         let indexed = !fp.is_empty() && !identical;
-        self.docs.push(Doc {
-            story: story_slot,
-            shingles: fp.shingles,
-            words: fp.words,
-            time,
-            published,
-            rank,
-            arrival,
-            indexed,
-        });
-        self.sigs.extend_from_slice(&self.sig16);
-        self.push_lead(fp);
-        self.metas.push(meta);
+        self.docs[doc as usize].story = story_slot;
+        self.docs[doc as usize].indexed = indexed;
         if indexed {
             let keys = self.keys_for_insert();
             self.index.insert(doc, &keys);
             self.keys = keys;
             self.exact.insert(exact_key, doc);
+            self.index_anchors(doc);
         }
-        let became_canonical = self.join(story_slot, doc);
-        let story = &self.stories[story_slot as usize];
+        let mut became_canonical = self.join(story_slot, doc);
+        let duplicate_of = best.map(|_| {
+            let first = self.stories[story_slot as usize].members[0];
+            self.metas[first as usize].id.clone()
+        });
+        let mut merged = Vec::new();
+        let mut story_slot = story_slot;
+        if self.config.dedup.merge_stories && matched.len() > 1 {
+            let (survivor, absorbed) = self.merge_bridged(doc, &matched);
+            story_slot = survivor;
+            merged = absorbed;
+            became_canonical = self.stories[survivor as usize].canonical == doc;
+        }
+        let story = self.stories[story_slot as usize].id;
+        if !fp.paragraph_keys.is_empty() {
+            self.record_recurrence(&fp.paragraph_keys, story);
+        }
         Decision {
-            story: story.id,
-            duplicate_of: best.map(|_| self.metas[story.members[0] as usize].id.clone()),
+            story,
+            duplicate_of,
             score: best.map(|(_, s)| s),
             became_canonical,
+            merged,
         }
     }
 
-    fn push_lead(&mut self, fp: &Fingerprint) {
-        let start = self.leads.len();
-        self.leads
-            .extend(fp.lead.iter().take(LEAD_SLOTS).map(|&v| v as u16));
-        self.leads.resize(start + LEAD_SLOTS, u16::MAX);
+    fn new_story(&mut self) -> u32 {
+        let id = StoryId(self.next_story);
+        self.next_story += 1;
+        let slot = self.stories.len() as u32;
+        self.stories.push(Story {
+            id,
+            members: Vec::new(),
+            canonical: NO_DOC,
+            alive: true,
+        });
+        self.story_slot.insert(id, slot);
+        self.stats.stories += 1;
+        slot
+    }
+
+    /// Candidates from MinHash banding (Jaccard) and from the lead anchors (containment).
+    fn candidates(&mut self, fp: &Fingerprint) -> Vec<u32> {
+        self.index.keys(&self.sig16, &mut self.keys);
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.stamp.iter_mut().for_each(|s| *s = 0);
+            self.epoch = 1;
+        }
+        self.stamp.resize(self.docs.len(), 0);
+        let mut found: Vec<u32> = Vec::new();
+        let stamp = &mut self.stamp;
+        let epoch = self.epoch;
+        let mut visit = |c: u32| {
+            if let Some(s) = stamp.get_mut(c as usize) {
+                if *s != epoch {
+                    *s = epoch;
+                    found.push(c);
+                }
+            }
+        };
+        self.index.candidates(&self.keys, BUCKET_WALK, &mut visit);
+        for anchor in fp.profile.anchors() {
+            if let Some(docs) = self.anchors.get(anchor) {
+                for &d in docs.iter().rev() {
+                    visit(d);
+                }
+            }
+        }
+        found
+    }
+
+    fn index_anchors(&mut self, doc: u32) {
+        let anchors: Vec<u32> = self.profiles[doc as usize].anchors().to_vec();
+        for a in anchors {
+            let bucket = self.anchors.entry(a).or_default();
+            bucket.push(doc);
+            if bucket.len() >= 2 * ANCHOR_BUCKET {
+                bucket.drain(..ANCHOR_BUCKET);
+            }
+        }
+    }
+
+    /// Merges the stories `doc` matched into the oldest of them, each only when `doc` matches
+    /// at least [`MERGE_MAJORITY`] of its members. Returns the surviving slot and the absorbed ids.
+    fn merge_bridged(&mut self, doc: u32, matched: &[(u32, f32)]) -> (u32, Vec<StoryId>) {
+        let home = self.docs[doc as usize].story;
+        let mut qualified: Vec<u32> = Vec::new();
+        for &(slot, _) in matched {
+            let members: Vec<u32> = self.stories[slot as usize]
+                .members
+                .iter()
+                .copied()
+                .filter(|&m| m != doc && self.docs[m as usize].indexed)
+                .take(MERGE_CHECK)
+                .collect();
+            if members.is_empty() {
+                continue;
+            }
+            let hits = members
+                .iter()
+                .filter(|&&m| self.rule.score(&self.pair(doc, m)).is_some())
+                .count();
+            if hits as f32 >= MERGE_MAJORITY * members.len() as f32 {
+                qualified.push(slot);
+            }
+        }
+        if !qualified.contains(&home) || qualified.len() < 2 {
+            return (home, Vec::new());
+        }
+        let survivor = *qualified
+            .iter()
+            .min_by_key(|&&s| self.stories[s as usize].id)
+            .expect("two or more qualified stories");
+        let mut absorbed = Vec::new();
+        for &slot in &qualified {
+            if slot == survivor {
+                continue;
+            }
+            let members = std::mem::take(&mut self.stories[slot as usize].members);
+            let id = self.stories[slot as usize].id;
+            self.stories[slot as usize].alive = false;
+            self.stories[slot as usize].canonical = NO_DOC;
+            for &m in &members {
+                self.docs[m as usize].story = survivor;
+            }
+            for m in members {
+                self.join(survivor, m);
+            }
+            self.aliases.insert(id, self.stories[survivor as usize].id);
+            self.story_slot.insert(id, survivor);
+            absorbed.push(id);
+        }
+        let survivor_id = self.stories[survivor as usize].id;
+        for target in self.aliases.values_mut() {
+            if absorbed.contains(target) {
+                *target = survivor_id;
+            }
+        }
+        (survivor, absorbed)
+    }
+
+    /// Whether the indexes would propose `a` and `b` to each other as candidates (before the
+    /// window and the match rule): by a shared MinHash band, by a shared lead anchor.
+    pub fn proposes(&self, a: &Fingerprint, b: &Fingerprint) -> CandidatePaths {
+        let low = |f: &Fingerprint| -> Vec<u16> { f.sig.iter().map(|&v| v as u16).collect() };
+        let (mut ka, mut kb) = (Vec::new(), Vec::new());
+        self.index.keys(&low(a), &mut ka);
+        self.index.keys(&low(b), &mut kb);
+        let band = !a.is_empty() && !b.is_empty() && ka.iter().zip(&kb).any(|(x, y)| x == y);
+        let anchor = a
+            .profile
+            .anchors()
+            .iter()
+            .any(|x| b.profile.anchors().binary_search(x).is_ok());
+        CandidatePaths {
+            band,
+            anchor,
+            identical: !a.is_empty() && exact_key(a) == exact_key(b),
+        }
+    }
+
+    /// The story an id now stands for: itself, or the story it was merged into.
+    pub fn resolve(&self, id: StoryId) -> StoryId {
+        self.aliases.get(&id).copied().unwrap_or(id)
+    }
+
+    /// Absorbed story ids and the stories they were merged into.
+    pub fn aliases(&self) -> impl Iterator<Item = (StoryId, StoryId)> + '_ {
+        self.aliases.iter().map(|(a, b)| (*a, *b))
+    }
+
+    /// Records that `absorbed` was merged into `survivor` in an earlier run (when rebuilding
+    /// from a store), so [`Engine::resolve`] knows it.
+    pub fn restore_alias(&mut self, absorbed: StoryId, survivor: StoryId) {
+        if absorbed != survivor {
+            self.aliases.insert(absorbed, survivor);
+            self.next_story = self.next_story.max(absorbed.0 + 1);
+        }
     }
 
     fn keys_for_insert(&mut self) -> Vec<u32> {
@@ -456,7 +737,8 @@ impl Engine {
     }
 
     /// Re-adds an article decided in an earlier run (when rebuilding from a store): it joins
-    /// `story` without being matched. `canonical` marks the story's current canonical version.
+    /// `story` (or the story that id was merged into) without being matched. `canonical` marks
+    /// the story's current canonical version.
     pub fn restore(
         &mut self,
         meta: ArticleMeta,
@@ -467,6 +749,8 @@ impl Engine {
     ) {
         self.clock = self.clock.max(time);
         self.next_story = self.next_story.max(story.0 + 1);
+        let story = self.resolve(story);
+        self.next_story = self.next_story.max(story.0 + 1);
         let story_slot = match self.story_slot.get(&story) {
             Some(&s) => s,
             None => {
@@ -475,6 +759,7 @@ impl Engine {
                     id: story,
                     members: Vec::new(),
                     canonical: NO_DOC,
+                    alive: true,
                 });
                 self.story_slot.insert(story, slot);
                 slot
@@ -483,7 +768,7 @@ impl Engine {
         let doc = self.docs.len() as u32;
         self.sig16.clear();
         self.sig16.extend(fp.sig.iter().map(|&v| v as u16));
-        let exact_key = xxh3_64(&fp.to_bytes());
+        let exact_key = exact_key(fp);
         let identical = self.exact.contains_key(&exact_key);
         let indexed = !fp.is_empty() && !identical;
         self.docs.push(Doc {
@@ -498,7 +783,7 @@ impl Engine {
         });
         self.arrivals += 1;
         self.sigs.extend_from_slice(&self.sig16);
-        self.push_lead(fp);
+        self.profiles.push(fp.profile.clone());
         self.metas.push(meta);
         if indexed {
             self.index.keys(&self.sig16, &mut self.keys);
@@ -506,6 +791,7 @@ impl Engine {
             self.index.insert(doc, &keys);
             self.keys = keys;
             self.exact.insert(exact_key, doc);
+            self.index_anchors(doc);
         }
         let s = &mut self.stories[story_slot as usize];
         s.members.push(doc);
@@ -527,15 +813,19 @@ impl Engine {
         let old_docs = std::mem::take(&mut self.docs);
         let old_metas = std::mem::take(&mut self.metas);
         let old_sigs = std::mem::take(&mut self.sigs);
-        let old_leads = std::mem::take(&mut self.leads);
+        let mut old_profiles = std::mem::take(&mut self.profiles);
         let old_stories = std::mem::take(&mut self.stories);
         self.index.clear();
+        self.anchors.clear();
         self.exact.clear();
         self.story_slot.clear();
         self.stamp.clear();
         let mut remap = vec![NO_DOC; old_docs.len()];
         let mut forgotten = Vec::new();
         for story in old_stories {
+            if !story.alive {
+                continue;
+            }
             let live: Vec<u32> = story
                 .members
                 .iter()
@@ -555,20 +845,14 @@ impl Engine {
                 d.story = slot;
                 let sig = &old_sigs[m as usize * slots..(m as usize + 1) * slots];
                 self.sigs.extend_from_slice(sig);
-                self.leads.extend_from_slice(
-                    &old_leads[m as usize * LEAD_SLOTS..(m as usize + 1) * LEAD_SLOTS],
-                );
+                self.profiles
+                    .push(std::mem::take(&mut old_profiles[m as usize]));
                 if d.indexed {
-                    let key = xxh3_64(
-                        &sig.iter()
-                            .flat_map(|v| v.to_le_bytes())
-                            .collect::<Vec<u8>>(),
-                    );
                     self.index.keys(sig, &mut self.keys);
                     let keys = std::mem::take(&mut self.keys);
                     self.index.insert(new, &keys);
                     self.keys = keys;
-                    self.exact.entry(key).or_insert(new);
+                    self.index_anchors(new);
                 }
                 self.docs.push(d);
                 self.metas.push(old_metas[m as usize].clone());
@@ -583,11 +867,19 @@ impl Engine {
                 id: story.id,
                 members,
                 canonical,
+                alive: true,
             });
         }
-        // The exact map was keyed on full signatures; after a rebuild it is keyed on the
-        // truncated ones, which only narrows it: identical texts still match through the index.
-        self.exact.clear();
+        // Aliases of forgotten stories go with them; the rest point at live stories again.
+        let live: std::collections::HashSet<StoryId> = self.stories.iter().map(|s| s.id).collect();
+        self.aliases.retain(|_, target| live.contains(target));
+        for (&alias, target) in &self.aliases {
+            if let Some(&slot) = self.story_slot.get(target) {
+                self.story_slot.insert(alias, slot);
+            }
+        }
+        // The exact map was keyed on full signatures; it is not rebuilt from the truncated
+        // ones: identical texts still match through the index.
         forgotten
     }
 
@@ -600,12 +892,12 @@ impl Engine {
         self.docs.is_empty()
     }
 
-    /// Stories held.
+    /// Stories held (merged-away stories not counted).
     pub fn story_count(&self) -> usize {
-        self.stories.len()
+        self.stories.iter().filter(|s| s.alive).count()
     }
 
-    /// The story an article id belongs to (first article with that id).
+    /// The story an article id belongs to now (first article with that id).
     pub fn story_of(&self, id: &str) -> Option<StoryId> {
         self.metas
             .iter()
@@ -613,45 +905,50 @@ impl Engine {
             .map(|i| self.stories[self.docs[i].story as usize].id)
     }
 
-    /// One story with its canonical version and every copy, scored against the canonical.
+    /// The story of every article held, in arrival order (after expiry: of those still held).
+    pub fn article_stories(&self) -> impl Iterator<Item = (&ArticleMeta, StoryId)> + '_ {
+        self.metas
+            .iter()
+            .zip(&self.docs)
+            .map(|(m, d)| (m, self.stories[d.story as usize].id))
+    }
+
+    /// One story with its canonical version and every copy, scored against the canonical. An
+    /// absorbed id gives the story it was merged into.
     pub fn story(&self, id: StoryId) -> Option<StoryView> {
         self.story_slot
-            .get(&id)
+            .get(&self.resolve(id))
             .map(|&slot| self.view(&self.stories[slot as usize]))
     }
 
-    /// Every story, in order of creation.
+    /// Every live story, in order of creation.
     pub fn stories(&self) -> Vec<StoryView> {
-        self.stories.iter().map(|s| self.view(s)).collect()
+        self.stories
+            .iter()
+            .filter(|s| s.alive)
+            .map(|s| self.view(s))
+            .collect()
     }
 
     /// Approximate heap bytes of the index and signatures (metadata excluded).
     pub fn index_bytes(&self) -> usize {
         self.index.heap_bytes()
+            + self.profiles.iter().map(Profile::heap_bytes).sum::<usize>()
+            + self.anchors.capacity() * 40
+            + self.recurrence.capacity() * 33
             + self.sigs.capacity() * 2
             + self.docs.capacity() * std::mem::size_of::<Doc>()
             + self.exact.capacity() * 13
     }
 
+    /// A copy's score against its canonical: the match score, or Jaccard when the rule would not
+    /// match the two directly (a copy can join through another member).
     fn similarity(&self, a: u32, b: u32) -> f32 {
         if a == b {
             return 1.0;
         }
-        let slots = self.signer.slots();
-        let (da, db) = (&self.docs[a as usize], &self.docs[b as usize]);
-        let sa = &self.sigs[a as usize * slots..(a as usize + 1) * slots];
-        let sb = &self.sigs[b as usize * slots..(b as usize + 1) * slots];
-        let equal = sa.iter().zip(sb).filter(|(x, y)| x == y).count();
-        let pair = PairScore::new(equal as f32 / slots as f32, da.shingles, db.shingles);
-        let la = &self.leads[a as usize * LEAD_SLOTS..(a as usize + 1) * LEAD_SLOTS];
-        let lb = &self.leads[b as usize * LEAD_SLOTS..(b as usize + 1) * LEAD_SLOTS];
-        let contained = pair.length_ratio >= self.rule.min_length_ratio
-            && lead_similarity(la, lb) >= super::cluster::MIN_LEAD_SIMILARITY;
-        if contained {
-            pair.jaccard.max(pair.containment)
-        } else {
-            pair.jaccard
-        }
+        let pair = self.pair(a, b);
+        self.rule.score(&pair).unwrap_or(pair.jaccard)
     }
 
     fn view(&self, story: &Story) -> StoryView {
@@ -676,6 +973,17 @@ impl Engine {
             copies,
         }
     }
+}
+
+/// The identity of a signed text: identical texts have equal keys.
+fn exact_key(fp: &Fingerprint) -> u64 {
+    let mut bytes = Vec::with_capacity(8 + 4 * fp.sig.len());
+    bytes.extend_from_slice(&fp.shingles.to_le_bytes());
+    bytes.extend_from_slice(&fp.words.to_le_bytes());
+    for v in &fp.sig {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    xxh3_64(&bytes)
 }
 
 #[cfg(test)]

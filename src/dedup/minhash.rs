@@ -14,24 +14,28 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::SignatureScheme;
 
-/// Slots of the lead sketch.
-pub const LEAD_SLOTS: usize = 16;
-/// Shingles at the start of the clean text that the lead sketch covers.
-pub const LEAD_SHINGLES: usize = 24;
+use super::profile::Profile;
 
-/// The signature of one text plus the sizes the match rule needs.
+/// The signature of one text plus what the match rule needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fingerprint {
     /// One minimum per slot.
     pub sig: Vec<u32>,
-    /// A small MinHash of the first [`LEAD_SHINGLES`] shingles: where the text starts. A truncated
-    /// copy shares its original's lead; a live blog that quotes a story does not.
-    pub lead: Vec<u32>,
-    /// Shingles that went into the signature (boilerplate excluded).
+    /// Shingles that went into the signature (set-aside paragraphs excluded).
     pub shingles: u32,
-    /// Words of clean text (boilerplate excluded): "fullest text" when choosing a canonical.
+    /// Words of matched text: "fullest text" when choosing a canonical.
     pub words: u32,
+    /// The exact shingle set with paragraph positions (empty in signatures stored by versions
+    /// before profiles existed: those pairs fall back to the MinHash estimate).
+    pub profile: Profile,
+    /// Identity keys of the text's paragraphs long enough to count as prose, for the engine's
+    /// cross-story recurrence counts. Not persisted.
+    #[serde(skip)]
+    pub paragraph_keys: Vec<u64>,
 }
+
+/// Set in the slot-count word of [`Fingerprint::to_bytes`] when a profile follows the slots.
+const PROFILE_FLAG: u32 = 0x8000_0000;
 
 impl Fingerprint {
     /// True when the text had no words: such a text matches nothing.
@@ -53,41 +57,64 @@ impl Fingerprint {
         equal as f32 / self.sig.len() as f32
     }
 
-    /// Estimated Jaccard similarity of the two texts' leads.
-    pub fn lead_similarity(&self, other: &Fingerprint) -> f32 {
-        lead_similarity(&self.lead, &other.lead)
+    /// The same estimate over 16-bit truncated slots, as the engine keeps them in memory.
+    pub fn jaccard16(&self, other: &Fingerprint) -> f32 {
+        if self.is_empty() || other.is_empty() || self.sig.len() != other.sig.len() {
+            return 0.0;
+        }
+        let equal = self
+            .sig
+            .iter()
+            .zip(&other.sig)
+            .filter(|(a, b)| **a as u16 == **b as u16)
+            .count();
+        equal as f32 / self.sig.len() as f32
     }
 
-    /// Serialises to bytes for storage, all little-endian u32: shingles, words, slot count,
-    /// the slots, then the lead sketch.
+    /// Serialises to bytes for storage, all little-endian: shingles, words, slot count (with
+    /// a flag bit when a profile follows), the slots, then the profile.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(12 + 4 * (self.sig.len() + self.lead.len()));
+        let mut out = Vec::with_capacity(12 + 4 * self.sig.len() + 8 * self.profile.len() + 64);
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.words.to_le_bytes());
-        out.extend_from_slice(&(self.sig.len() as u32).to_le_bytes());
-        for v in self.sig.iter().chain(&self.lead) {
+        out.extend_from_slice(&(self.sig.len() as u32 | PROFILE_FLAG).to_le_bytes());
+        for v in &self.sig {
             out.extend_from_slice(&v.to_le_bytes());
         }
+        self.profile.write_bytes(&mut out);
         out
     }
 
     /// The inverse of [`Fingerprint::to_bytes`]; `None` if the bytes are not a fingerprint.
+    /// Also reads the older layout (slots followed by a lead sketch, no profile).
     pub fn from_bytes(bytes: &[u8]) -> Option<Fingerprint> {
         if bytes.len() < 12 || bytes.len() % 4 != 0 {
             return None;
         }
         let word =
             |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
-        let slots = word(8) as usize;
-        let values: Vec<u32> = (12..bytes.len()).step_by(4).map(word).collect();
-        if values.len() < slots {
+        let flagged = word(8);
+        let slots = (flagged & !PROFILE_FLAG) as usize;
+        let sig_end = 12usize.checked_add(slots.checked_mul(4)?)?;
+        if bytes.len() < sig_end {
             return None;
         }
+        let sig: Vec<u32> = (12..sig_end).step_by(4).map(word).collect();
+        let profile = if flagged & PROFILE_FLAG != 0 {
+            let (profile, used) = Profile::read_bytes(&bytes[sig_end..])?;
+            if sig_end + used != bytes.len() {
+                return None;
+            }
+            profile
+        } else {
+            Profile::default()
+        };
         Some(Fingerprint {
             shingles: word(0),
             words: word(4),
-            lead: values[slots..].to_vec(),
-            sig: values[..slots].to_vec(),
+            sig,
+            profile,
+            paragraph_keys: Vec::new(),
         })
     }
 }
@@ -119,17 +146,6 @@ pub struct Signer {
     slots: usize,
     a: Vec<u64>,
     b: Vec<u64>,
-    lead_a: [u64; LEAD_SLOTS],
-    lead_b: [u64; LEAD_SLOTS],
-}
-
-/// Share of equal values in two lead sketches (0 when either text had no words).
-pub fn lead_similarity<T: PartialEq + Copy>(a: &[T], b: &[T]) -> f32 {
-    if a.is_empty() || a.len() != b.len() {
-        return 0.0;
-    }
-    let equal = a.iter().zip(b).filter(|(x, y)| x == y).count();
-    equal as f32 / a.len() as f32
 }
 
 impl Signer {
@@ -142,20 +158,11 @@ impl Signer {
                 .map(|_| (splitmix64(&mut state) | 1, splitmix64(&mut state)))
                 .unzip(),
         };
-        let mut lead_a = [0u64; LEAD_SLOTS];
-        let mut lead_b = [0u64; LEAD_SLOTS];
-        let mut lead_state = 0x1EAD_1EAD_1EAD_1EADu64;
-        for i in 0..LEAD_SLOTS {
-            lead_a[i] = splitmix64(&mut lead_state) | 1;
-            lead_b[i] = splitmix64(&mut lead_state);
-        }
         Signer {
             scheme,
             slots,
             a,
             b,
-            lead_a,
-            lead_b,
         }
     }
 
@@ -168,17 +175,10 @@ impl Signer {
     }
 
     /// Signs the union of the given shingle slices. `words` is recorded for canonical selection.
+    /// The fingerprint has no profile; [`super::Engine::fingerprint`] adds it.
     pub fn sign<'a>(&self, parts: impl IntoIterator<Item = &'a [u64]>, words: u32) -> Fingerprint {
         let mut sig = vec![EMPTY; self.slots];
-        let mut lead = vec![EMPTY; LEAD_SLOTS];
         let mut count = 0usize;
-        let parts: Vec<&[u64]> = parts.into_iter().collect();
-        for &h in parts.iter().flat_map(|p| p.iter()).take(LEAD_SHINGLES) {
-            for ((slot, &a), &b) in lead.iter_mut().zip(&self.lead_a).zip(&self.lead_b) {
-                let v = (a.wrapping_mul(h).wrapping_add(b) >> 32) as u32;
-                *slot = (*slot).min(v);
-            }
-        }
         match self.scheme {
             SignatureScheme::Oph => {
                 let k = self.slots as u64;
@@ -210,9 +210,10 @@ impl Signer {
         }
         Fingerprint {
             sig,
-            lead,
             shingles: count.min(u32::MAX as usize) as u32,
             words,
+            profile: Profile::default(),
+            paragraph_keys: Vec::new(),
         }
     }
 }
@@ -320,6 +321,21 @@ mod tests {
         let f = s.sign([&set(0..50)[..]], 50);
         assert_eq!(Fingerprint::from_bytes(&f.to_bytes()), Some(f.clone()));
         assert_eq!(Fingerprint::from_bytes(&[1, 2, 3]), None);
-        assert_eq!(f.lead.len(), LEAD_SLOTS);
+        let mut with_profile = f.clone();
+        let shingles = set(0..50);
+        with_profile.profile = Profile::build([(&shingles[..], 50)]);
+        assert_eq!(
+            Fingerprint::from_bytes(&with_profile.to_bytes()),
+            Some(with_profile.clone())
+        );
+        // The older layout: slots then a 16-slot lead sketch, no profile.
+        let mut old = Vec::new();
+        old.extend_from_slice(&f.shingles.to_le_bytes());
+        old.extend_from_slice(&f.words.to_le_bytes());
+        old.extend_from_slice(&(f.sig.len() as u32).to_le_bytes());
+        for v in f.sig.iter().chain(&[7u32; 16]) {
+            old.extend_from_slice(&v.to_le_bytes());
+        }
+        assert_eq!(Fingerprint::from_bytes(&old), Some(f));
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! - [`shingle`]: paragraphs of words → shingle hashes (stage 1, stateless, parallel).
 //! - [`minhash`]: shingle hashes → signatures ([`Fingerprint`]).
+//! - [`profile`]: the exact shingle set with paragraph positions: containment and article leads.
 //! - [`lsh`]: banded index that proposes candidates.
-//! - [`cluster`]: the match rule and how articles join stories.
+//! - [`cluster`]: the one pair similarity, the match rule, and how articles join and merge stories.
 //! - [`merge`]: the canonical-selection policy.
 //! - [`engine`]: all of the above, one article at a time.
 
@@ -12,9 +13,11 @@ pub mod engine;
 pub mod lsh;
 pub mod merge;
 pub mod minhash;
+pub mod profile;
 pub mod shingle;
 
-pub use cluster::{MatchRule, PairScore};
-pub use engine::{Engine, EngineConfig, EngineStats};
+pub use cluster::{pair_score, MatchRule, PairScore, RuleKind, Verdict};
+pub use engine::{CandidatePaths, Classified, Engine, EngineConfig, EngineStats};
 pub use minhash::{Fingerprint, Signer};
+pub use profile::Profile;
 pub use shingle::{Prepared, Preparer};

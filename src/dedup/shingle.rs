@@ -10,6 +10,7 @@ use std::sync::Arc;
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::normalize::boilerplate::{Action, BuiltinList, PatternSet};
+use crate::normalize::chrome::{ChromeRules, SetAside, REPEATED_MAX_WORDS};
 use crate::normalize::{body_text, for_each_word, word_hash};
 
 /// One paragraph of a prepared text.
@@ -24,6 +25,9 @@ pub struct ParagraphSpan {
     pub key: u64,
     /// Built-in phrase or configured pattern: ignored for matching.
     pub boilerplate: bool,
+    /// Why the paragraph is set aside for matching, as far as the text alone tells
+    /// (built-in phrase, pattern or structural chrome); `None`: article text.
+    pub set_aside: Option<SetAside>,
 }
 
 /// A text turned into shingle hashes, paragraph by paragraph. The stateless, parallel stage.
@@ -98,15 +102,31 @@ pub struct Preparer {
     k: usize,
     builtin: Arc<BuiltinList>,
     patterns: Arc<PatternSet>,
+    chrome: Arc<ChromeRules>,
 }
 
 impl Preparer {
+    /// A preparer with the default structural chrome rules.
     pub fn new(k: usize, builtin: BuiltinList, patterns: PatternSet) -> Self {
+        Self::with_chrome(k, builtin, patterns, ChromeRules::new(true, 8))
+    }
+
+    pub fn with_chrome(
+        k: usize,
+        builtin: BuiltinList,
+        patterns: PatternSet,
+        chrome: ChromeRules,
+    ) -> Self {
         Preparer {
             k: k.max(1),
             builtin: Arc::new(builtin),
             patterns: Arc::new(patterns),
+            chrome: Arc::new(chrome),
         }
+    }
+
+    pub fn chrome(&self) -> &ChromeRules {
+        &self.chrome
     }
 
     pub fn shingle_size(&self) -> usize {
@@ -152,8 +172,13 @@ impl Preparer {
                     None => {}
                 }
             }
+            let mut set_aside = boilerplate.then_some(SetAside::Builtin);
             if !boilerplate && !self.patterns.is_empty() {
                 boilerplate = self.patterns.matches(outlet, line.trim());
+                set_aside = boilerplate.then_some(SetAside::Pattern);
+            }
+            if set_aside.is_none() {
+                set_aside = self.chrome.classify(line, words.len() as u32);
             }
             let key = paragraph_key(&words);
             keys.extend_from_slice(&key.to_le_bytes());
@@ -165,10 +190,44 @@ impl Preparer {
                 words: words.len() as u32,
                 key,
                 boilerplate,
+                set_aside,
             });
         }
         out.text_hash = xxh3_64(&keys);
+        if self.chrome.enabled() {
+            mark_repeated(&mut out.paragraphs);
+        }
         out
+    }
+}
+
+/// Sets aside paragraphs that occur twice or more in one text (gallery captions, a repeated
+/// headline), unless long enough to be prose quoted on purpose.
+fn mark_repeated(paragraphs: &mut [ParagraphSpan]) {
+    if paragraphs.len() < 2 {
+        return;
+    }
+    let mut keys: Vec<u64> = paragraphs
+        .iter()
+        .filter(|p| p.set_aside.is_none())
+        .map(|p| p.key)
+        .collect();
+    keys.sort_unstable();
+    let repeated: Vec<u64> = keys
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0])
+        .collect();
+    if repeated.is_empty() {
+        return;
+    }
+    for p in paragraphs.iter_mut() {
+        if p.set_aside.is_none()
+            && p.words <= REPEATED_MAX_WORDS
+            && repeated.binary_search(&p.key).is_ok()
+        {
+            p.set_aside = Some(SetAside::Repeated);
+        }
     }
 }
 

@@ -236,7 +236,7 @@ pub fn load_from_store(
         since: None,
         limit: Some(store_story_limit(config)),
     })?;
-    let ratio = config.dedup.min_length_ratio as f32;
+    let rule = crate::dedup::MatchRule::from_config(&config.dedup);
     let mut content = StoreContent {
         bodies: HashMap::new(),
         seen: HashMap::new(),
@@ -244,13 +244,13 @@ pub fn load_from_store(
     let mut feed_views = Vec::with_capacity(stored.len());
     let mut stories = Vec::with_capacity(stored.len());
     for story in &stored {
-        let (api, feed_view) = views(story, ratio);
+        let (api, feed_view) = views(story, &rule);
         for c in &story.copies {
             if let Some(t) = unix(c.first_seen) {
                 content.seen.insert(feed_key(&c.meta), t);
             }
         }
-        let line = crate::mode::stories::story_json(story, ratio);
+        let line = crate::mode::stories::story_json(story, &rule);
         let canonical = serde_json::from_slice::<Value>(&line)
             .ok()
             .and_then(|mut v| v.get_mut("canonical").map(Value::take))
@@ -311,11 +311,11 @@ fn outlet_status(name: &str, st: &OutletState) -> OutletStatus {
 
 /// The story as the API shows it (item ids as stored) and as feeds are built from it (ids
 /// keyed by outlet, so two outlets' item "1" do not share a body).
-fn views(story: &StoredStory, ratio: f32) -> (StoryView, StoryView) {
+fn views(story: &StoredStory, rule: &crate::dedup::MatchRule) -> (StoryView, StoryView) {
     let copies: Vec<Copy> = story
         .copies
         .iter()
-        .zip(story.scores(ratio))
+        .zip(story.scores(rule))
         .map(|(c, score)| Copy {
             id: c.meta.id.clone(),
             outlet: c.meta.outlet.clone(),

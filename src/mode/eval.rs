@@ -9,11 +9,11 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::json;
 
-use crate::dedup::cluster::MIN_LEAD_SIMILARITY;
-use crate::dedup::{Engine, EngineConfig, Fingerprint, MatchRule, PairScore};
+use crate::dedup::{pair_score, Engine, EngineConfig, Fingerprint, MatchRule, PairScore};
 use crate::eval::{clusters_by_size, score, worst_pairs, Labels, Scores};
 use crate::jsonl::{parse_line, LineReader, ReadOutcome};
 use crate::model::ArticleMeta;
+use crate::model::StoryId;
 
 use super::dedup::EngineArgs;
 
@@ -202,6 +202,10 @@ fn run_engine(
             fp,
         });
     }
+    // Stories merged later in the run: score each article by the story it ended in.
+    for s in &mut seen {
+        s.story = engine.resolve(StoryId(s.story)).0;
+    }
     let learned = engine.learner().map(|l| l.learned()).unwrap_or_default();
     Ok((seen, rejected, learned))
 }
@@ -266,16 +270,11 @@ fn learned_text(path: &Path, cap: usize, learned: &Learned) -> anyhow::Result<Ve
     Ok(lines)
 }
 
-/// The similarity the match rule sees for a pair (as in provenance scores): the Jaccard
-/// estimate, or containment when the length ratio and the lead allow it, whichever is higher.
+/// The similarity the engine decides on for a pair ([`pair_score`], the one function used
+/// everywhere): the match score when the rule matches the two directly, else their Jaccard.
 fn similarity(rule: MatchRule, a: &Fingerprint, b: &Fingerprint) -> (f32, PairScore) {
-    let pair = PairScore::new(a.jaccard(b), a.shingles, b.shingles).with_lead(a.lead_similarity(b));
-    let s = if pair.length_ratio >= rule.min_length_ratio && pair.lead >= MIN_LEAD_SIMILARITY {
-        pair.jaccard.max(pair.containment)
-    } else {
-        pair.jaccard
-    };
-    (s, pair)
+    let pair = pair_score(a, b);
+    (rule.score(&pair).unwrap_or(pair.jaccard), pair)
 }
 
 /// The full result of an evaluation.
@@ -288,11 +287,7 @@ pub struct Report {
 /// Evaluates and renders; `run` prints the result.
 pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
     let cfg = args.engine.engine_config()?;
-    let rule = MatchRule {
-        threshold: cfg.dedup.threshold as f32,
-        containment: cfg.dedup.containment as f32,
-        min_length_ratio: cfg.dedup.min_length_ratio as f32,
-    };
+    let rule = MatchRule::from_config(&cfg.dedup);
     let gold = read_gold(&args.gold)?;
     let cap = cfg.dedup.max_line_bytes.get();
     let (seen, rejected, learned) = run_engine(cfg, &args.articles)?;
@@ -349,7 +344,10 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
             "jaccard": round4(pair.jaccard),
             "containment": round4(pair.containment),
             "length_ratio": round4(pair.length_ratio),
-            "lead": round4(pair.lead),
+            "lead": if rule.leads_agree(&pair) { 1.0 } else { 0.0 },
+            "lead_offset_a": pair.lead_offset_a,
+            "lead_offset_b": pair.lead_offset_b,
+            "rule": rule.verdict(&pair).rule.as_str(),
         })
     };
     let largest: Vec<serde_json::Value> = pred_groups

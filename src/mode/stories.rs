@@ -68,12 +68,12 @@ pub fn run(args: &StoriesArgs) -> anyhow::Result<()> {
         since,
         limit: Some(args.limit),
     })?;
-    let ratio = config.dedup.min_length_ratio as f32;
+    let rule = crate::dedup::MatchRule::from_config(&config.dedup);
     let mut out = BufWriter::new(io::stdout().lock());
     match args.format {
         Format::Json => {
             for story in &stories {
-                out.write_all(&story_json(story, ratio))?;
+                out.write_all(&story_json(story, &rule))?;
                 out.write_all(b"\n")?;
             }
         }
@@ -96,7 +96,7 @@ fn meta_json(meta: &ArticleMeta) -> serde_json::Value {
 /// One `--format json` line, in the shape of `dedup --emit stories`. The canonical is the
 /// stored item as it came in when that is a JSON object (input lines of `dedup --state`, the
 /// daemon's items), else its metadata.
-pub fn story_json(story: &StoredStory, min_length_ratio: f32) -> Vec<u8> {
+pub fn story_json(story: &StoredStory, rule: &crate::dedup::MatchRule) -> Vec<u8> {
     let raw = story
         .canonical_payload
         .as_deref()
@@ -112,7 +112,7 @@ pub fn story_json(story: &StoredStory, min_length_ratio: f32) -> Vec<u8> {
         copies: story
             .copies
             .iter()
-            .zip(story.scores(min_length_ratio))
+            .zip(story.scores(rule))
             .map(|(c, score)| Copy {
                 id: c.meta.id.clone(),
                 outlet: c.meta.outlet.clone(),

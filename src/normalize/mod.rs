@@ -4,8 +4,11 @@
 //! - [`html`]: HTML to text through html5ever, one block per line.
 //! - [`text`]: NFKC, case folding, punctuation removal, UAX #29 words, word hashes.
 //! - [`boilerplate`]: built-in trailers and paywalls, configured patterns, learned site chrome.
+//! - [`chrome`]: structural page chrome (widgets, bylines, captions, link lists), and the reasons
+//!   a paragraph is set aside for matching.
 
 pub mod boilerplate;
+pub mod chrome;
 pub mod html;
 pub mod text;
 

@@ -37,9 +37,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 
 use crate::config::StoreConfig;
-use crate::dedup::cluster::MIN_LEAD_SIMILARITY;
-use crate::dedup::minhash::lead_similarity;
-use crate::dedup::{Engine, EngineConfig, Fingerprint, PairScore};
+use crate::dedup::{pair_score, Engine, EngineConfig, Fingerprint, MatchRule};
 use crate::error::Result;
 use crate::model::{ArticleMeta, Decision, StoryId};
 pub use crate::poll::{HostState, OutletState, PollState};
@@ -226,8 +224,9 @@ impl StoredStory {
     }
 
     /// Each copy's similarity to the canonical version, computed as the engine does
-    /// (see [`crate::dedup::cluster`]): Jaccard, or containment when the length ratio allows it.
-    pub fn scores(&self, min_length_ratio: f32) -> Vec<f32> {
+    /// ([`crate::dedup::pair_score`] under `rule`): the match score, or Jaccard when the rule
+    /// does not match the two directly.
+    pub fn scores(&self, rule: &MatchRule) -> Vec<f32> {
         let canonical = self.copies.get(self.canonical);
         self.copies
             .iter()
@@ -240,35 +239,14 @@ impl StoredStory {
                     c.fingerprint.as_ref(),
                     canonical.and_then(|k| k.fingerprint.as_ref()),
                 ) {
-                    (Some(a), Some(b)) => similarity(a, b, min_length_ratio),
+                    (Some(a), Some(b)) => {
+                        let pair = pair_score(a, b);
+                        rule.score(&pair).unwrap_or(pair.jaccard)
+                    }
                     _ => 0.0,
                 }
             })
             .collect()
-    }
-}
-
-/// The engine compares 16-bit truncated slots; so does this, so scores agree with `dedup`'s.
-fn similarity(a: &Fingerprint, b: &Fingerprint, min_length_ratio: f32) -> f32 {
-    if a.sig.is_empty() || a.sig.len() != b.sig.len() {
-        return 0.0;
-    }
-    let low = |f: &Fingerprint, lead: bool| -> Vec<u16> {
-        let values = if lead { &f.lead } else { &f.sig };
-        values.iter().map(|&v| v as u16).collect()
-    };
-    let equal = low(a, false)
-        .iter()
-        .zip(&low(b, false))
-        .filter(|(x, y)| x == y)
-        .count();
-    let pair = PairScore::new(equal as f32 / a.sig.len() as f32, a.shingles, b.shingles);
-    let contained = pair.length_ratio >= min_length_ratio
-        && lead_similarity(&low(a, true), &low(b, true)) >= MIN_LEAD_SIMILARITY;
-    if contained {
-        pair.jaccard.max(pair.containment)
-    } else {
-        pair.jaccard
     }
 }
 

@@ -1,0 +1,191 @@
+//! Page chrome that is not the article: recognised from the first item, without any learning.
+//!
+//! Scraped and feed-supplied pages carry widgets ("Enter City and State or Zip Code"), bylines,
+//! datelines, photo captions and credits, "Related Content" link lists and repeated gallery
+//! blocks around the wire text. Matching sets these paragraphs aside (they stay in the stored
+//! and emitted text). The rules, all per paragraph (one line of normalised text):
+//!
+//! | reason | rule |
+//! |---|---|
+//! | `short` | fewer than `boilerplate.chrome_min_words` words (default 8): widgets, bylines, datelines, menu items |
+//! | `no_sentence` | fewer than 15 words and no sentence-ending punctuation: headlines, link-list entries, teasers cut with "…" |
+//! | `caption` | at most 60 words and a photo caption or credit marker (`AP Photo`, `Getty Images`, `Photo:`, `REUTERS/`, `FILE -`, `file photo`, …) |
+//! | `repeated` | the same paragraph twice in one text (at most 80 words): gallery captions, a repeated headline |
+//!
+//! Two more reasons are decided with memory, in the engine: `learned` (recurs in many items of
+//! one outlet, [`super::boilerplate::Learner`]) and `recurring` (the same paragraph in several
+//! different stories in the window: network-wide widgets, quoted tweets, stock captions).
+//! Built-in trailers and paywalls and configured patterns are `builtin` and `pattern`.
+
+use regex::RegexSet;
+
+/// Why a paragraph is set aside for matching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetAside {
+    /// A built-in syndication trailer, paywall or widget phrase.
+    Builtin,
+    /// A configured boilerplate pattern.
+    Pattern,
+    /// Recurs across many items of the same outlet.
+    Learned,
+    /// Appears in several different stories in the window.
+    Recurring,
+    /// Too few words to be prose.
+    Short,
+    /// Short and without a sentence end: a headline, link or teaser.
+    NoSentence,
+    /// A photo caption or credit.
+    Caption,
+    /// The same paragraph twice in one text.
+    Repeated,
+}
+
+impl SetAside {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetAside::Builtin => "builtin",
+            SetAside::Pattern => "pattern",
+            SetAside::Learned => "learned",
+            SetAside::Recurring => "recurring",
+            SetAside::Short => "short",
+            SetAside::NoSentence => "no_sentence",
+            SetAside::Caption => "caption",
+            SetAside::Repeated => "repeated",
+        }
+    }
+
+    /// Structural chrome (recognised from the text alone), as opposed to phrase lists and memory.
+    pub fn is_structural(self) -> bool {
+        matches!(
+            self,
+            SetAside::Short | SetAside::NoSentence | SetAside::Caption | SetAside::Repeated
+        )
+    }
+}
+
+/// Below this many words a paragraph needs a sentence end to count as prose.
+pub const SENTENCE_WORDS: u32 = 15;
+/// Captions and credits longer than this are taken for prose.
+pub const CAPTION_MAX_WORDS: u32 = 60;
+/// Repeated paragraphs longer than this are taken for prose (a quote repeated on purpose).
+pub const REPEATED_MAX_WORDS: u32 = 80;
+
+/// Caption and credit markers (case-insensitive).
+const CAPTION_MARKERS: &[&str] = &[
+    r"\bAP Photo\b",
+    r"\bGetty Images\b",
+    r"\|\s*AP\b",
+    r"/\s?AP\)",
+    r"\bPhoto:\s",
+    r"\(Photo\b",
+    r"^\s*(Photo|Image|Picture)s?\b",
+    r"\bImage:\s",
+    r"\bREUTERS/",
+    r"/AFP\b",
+    r"\bAFP/",
+    r"\bPhotograph:\s",
+    r"\bCredit:\s",
+    r"\bImage caption\b",
+    r"\bPhoto by\b",
+    r"\bPhoto credit\b",
+    r"\bEPA/",
+    r"^\s*FILE\s*[-–—]",
+    r"\bfile photo\b",
+];
+
+/// The structural chrome rules.
+#[derive(Clone)]
+pub struct ChromeRules {
+    enabled: bool,
+    min_words: u32,
+    captions: RegexSet,
+}
+
+impl ChromeRules {
+    pub fn new(enabled: bool, min_words: u32) -> Self {
+        let patterns: Vec<String> = CAPTION_MARKERS.iter().map(|p| format!("(?i){p}")).collect();
+        ChromeRules {
+            enabled,
+            min_words,
+            captions: RegexSet::new(patterns).expect("the caption markers are valid regexes"),
+        }
+    }
+
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
+    /// Minimum words of a paragraph that can be prose.
+    pub fn min_words(&self) -> u32 {
+        self.min_words
+    }
+
+    /// Classifies one line of `words` words; `None`: it may be article text.
+    pub fn classify(&self, line: &str, words: u32) -> Option<SetAside> {
+        if !self.enabled {
+            return None;
+        }
+        if words < self.min_words {
+            return Some(SetAside::Short);
+        }
+        if words < SENTENCE_WORDS && !ends_sentence(line) {
+            return Some(SetAside::NoSentence);
+        }
+        if words <= CAPTION_MAX_WORDS && self.captions.is_match(line) {
+            return Some(SetAside::Caption);
+        }
+        None
+    }
+}
+
+/// True when the line ends like a sentence (closing quotes and brackets allowed).
+fn ends_sentence(line: &str) -> bool {
+    line.trim_end()
+        .chars()
+        .rev()
+        .find(|c| !matches!(c, '"' | '\'' | '”' | '’' | ')' | ']' | '»'))
+        .is_some_and(|c| matches!(c, '.' | '!' | '?' | ':' | ';'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn widgets_headlines_and_captions_are_chrome_prose_is_not() {
+        let r = ChromeRules::new(true, 8);
+        assert_eq!(
+            r.classify("Enter City and State or Zip Code", 7),
+            Some(SetAside::Short)
+        );
+        assert_eq!(
+            r.classify(
+                "Top Democrats call on Trump to cancel Putin meeting following Russian…",
+                11
+            ),
+            Some(SetAside::NoSentence)
+        );
+        assert_eq!(
+            r.classify(
+                "Russian President Vladimir Putin, right, and U.S. President Donald Trump arrive for a meeting. (AP Photo/Pablo Martinez Monsivais)",
+                18
+            ),
+            Some(SetAside::Caption)
+        );
+        assert_eq!(
+            r.classify(
+                "FILE - In this June 24, 2003 file photo Putin stands by the Queen.",
+                14
+            ),
+            Some(SetAside::Caption)
+        );
+        let lead = "HELSINKI (AP) — President Donald Trump opened a summit with Russian President Vladimir Putin on Monday by predicting a good relationship.";
+        assert_eq!(r.classify(lead, 22), None);
+        assert_eq!(
+            r.classify("He said the talks would go on for days.", 9),
+            None
+        );
+        assert_eq!(ChromeRules::new(false, 8).classify("More", 1), None);
+    }
+}
