@@ -12,6 +12,9 @@
 //!   1 for identical partitions, about 0 for a random one, negative when worse than random. When
 //!   the expected index equals the maximum (for example both partitions all singletons) it is 1,
 //!   as scikit-learn does.
+//! - **Recall by gold cluster size** ([`recall_by_size`]): true and found pairs per size, and how
+//!   many clusters were found whole; and the gold clusters the prediction split
+//!   ([`split_clusters`]), majority part first.
 
 use std::collections::HashMap;
 
@@ -209,6 +212,153 @@ pub fn worst_pairs(
     out
 }
 
+/// Gold clusters of this size and above share the last row of [`recall_by_size`] ("9+").
+pub const SIZE_GROUP_FROM: u64 = 9;
+
+/// Recall over the gold clusters of one size (or, when `grouped`, of every size from `size` up).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SizeRow {
+    /// The cluster size; for the grouped row the smallest size it holds.
+    pub size: u64,
+    /// True for the last row, which holds every size from `size` up.
+    pub grouped: bool,
+    /// Gold clusters of this size.
+    pub clusters: u64,
+    /// Pairs the clusters imply: `clusters * size * (size - 1) / 2` for an exact size.
+    pub true_pairs: u64,
+    /// Of those, pairs whose two articles share a predicted cluster.
+    pub found_pairs: u64,
+    /// Clusters whose members all share one predicted cluster (it may hold other articles too).
+    pub whole: u64,
+}
+
+impl SizeRow {
+    /// Found pairs / true pairs (1 for a row without pairs, which does not occur).
+    pub fn recall(&self) -> f64 {
+        if self.true_pairs == 0 {
+            1.0
+        } else {
+            self.found_pairs as f64 / self.true_pairs as f64
+        }
+    }
+
+    /// The size as shown: `"3"`, or `"9+"` for the grouped row.
+    pub fn label(&self) -> String {
+        if self.grouped {
+            format!("{}+", self.size)
+        } else {
+            self.size.to_string()
+        }
+    }
+}
+
+/// Pairwise recall by gold cluster size: one row per size of 2 or more that occurs, smallest
+/// first; sizes from `group_from` up (at least 3) share one last, `grouped` row. Singletons imply
+/// no pair and get no row. Summed over the rows, `true_pairs` and `found_pairs` are the
+/// true positives plus false negatives and the true positives of [`score`].
+pub fn recall_by_size(predicted: &[u32], gold: &[u32], group_from: u64) -> Vec<SizeRow> {
+    assert_eq!(
+        predicted.len(),
+        gold.len(),
+        "predicted and gold labels must be aligned"
+    );
+    let group_from = group_from.max(3);
+    // Per gold cluster: its size and how its members spread over the predicted clusters.
+    let mut cells: HashMap<(u32, u32), u64> = HashMap::new();
+    for (&p, &g) in predicted.iter().zip(gold) {
+        *cells.entry((g, p)).or_default() += 1;
+    }
+    let mut per_gold: HashMap<u32, (u64, u64, u64)> = HashMap::new(); // size, found, parts
+    for (&(g, _), &c) in &cells {
+        let e = per_gold.entry(g).or_default();
+        e.0 += c;
+        e.1 += pairs_of(c) as u64;
+        e.2 += 1;
+    }
+    let mut rows: std::collections::BTreeMap<u64, SizeRow> = Default::default();
+    for &(size, found, parts) in per_gold.values() {
+        if size < 2 {
+            continue;
+        }
+        let key = size.min(group_from);
+        let row = rows.entry(key).or_insert(SizeRow {
+            size: key,
+            grouped: key == group_from,
+            ..SizeRow::default()
+        });
+        row.clusters += 1;
+        row.true_pairs += pairs_of(size) as u64;
+        row.found_pairs += found;
+        row.whole += u64::from(parts == 1);
+    }
+    rows.into_values().collect()
+}
+
+/// A gold cluster whose members landed in more than one predicted cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SplitCluster {
+    /// The gold label.
+    pub gold: u32,
+    /// Member indexes grouped by predicted cluster: the largest part (the majority; ties: first
+    /// appearance) first, then the others by size, each part in input order.
+    pub members: Vec<usize>,
+    /// How many predicted clusters the members are spread over (at least 2).
+    pub parts: usize,
+    /// Members outside the majority part.
+    pub split_off: usize,
+}
+
+/// Every gold cluster that the prediction split, most members split off first (ties: the larger
+/// cluster, then first appearance).
+pub fn split_clusters(predicted: &[u32], gold: &[u32]) -> Vec<SplitCluster> {
+    assert_eq!(
+        predicted.len(),
+        gold.len(),
+        "predicted and gold labels must be aligned"
+    );
+    let mut out: Vec<SplitCluster> = Vec::new();
+    for members in clusters_in_order(gold) {
+        // Parts by predicted label, in order of first appearance within the cluster.
+        let mut parts: Vec<Vec<usize>> = Vec::new();
+        let mut slot: HashMap<u32, usize> = HashMap::new();
+        for &i in &members {
+            let s = *slot.entry(predicted[i]).or_insert_with(|| {
+                parts.push(Vec::new());
+                parts.len() - 1
+            });
+            parts[s].push(i);
+        }
+        if parts.len() < 2 {
+            continue;
+        }
+        // Stable: equal parts keep their order of first appearance.
+        parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
+        out.push(SplitCluster {
+            gold: gold[members[0]],
+            split_off: members.len() - parts[0].len(),
+            parts: parts.len(),
+            members: parts.concat(),
+        });
+    }
+    // Stable: ties keep the clusters' order of first appearance.
+    out.sort_by_key(|c| std::cmp::Reverse((c.split_off, c.members.len())));
+    out
+}
+
+/// Members of each cluster of a labelling, in order of first appearance.
+fn clusters_in_order(labels: &[u32]) -> Vec<Vec<usize>> {
+    let mut slot: HashMap<u32, usize> = HashMap::new();
+    let mut out: Vec<Vec<usize>> = Vec::new();
+    for (i, &l) in labels.iter().enumerate() {
+        let s = *slot.entry(l).or_insert_with(|| {
+            out.push(Vec::new());
+            out.len() - 1
+        });
+        out[s].push(i);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -317,5 +467,100 @@ mod tests {
         // Capped at 2: the group of three compares its first member only.
         let pairs = worst_pairs(&groups, |a, b| gold[a] != gold[b], sim, 10, 2);
         assert_eq!(pairs, vec![(3, 4, 0.7), (0, 2, 0.2)]);
+    }
+
+    #[test]
+    fn recall_by_size_counts_pairs_and_whole_clusters() {
+        // Gold: g0 {0,1} whole; g1 {2,3,4} split 2+1; g2 {5,6,7} whole (with 8 from g3 in the
+        // same story: still whole); g3 {8} singleton, no row; g4 of 10 in one story but one.
+        let mut gold = vec![0, 0, 1, 1, 1, 2, 2, 2, 3];
+        let mut pred = vec![0, 0, 1, 1, 2, 3, 3, 3, 3];
+        gold.extend([4; 10]);
+        pred.extend([5, 5, 5, 5, 5, 5, 5, 5, 5, 6]);
+        let rows = recall_by_size(&pred, &gold, SIZE_GROUP_FROM);
+        assert_eq!(
+            rows,
+            vec![
+                SizeRow {
+                    size: 2,
+                    grouped: false,
+                    clusters: 1,
+                    true_pairs: 1,
+                    found_pairs: 1,
+                    whole: 1
+                },
+                SizeRow {
+                    size: 3,
+                    grouped: false,
+                    clusters: 2,
+                    true_pairs: 6,
+                    found_pairs: 4,
+                    whole: 1
+                },
+                SizeRow {
+                    size: 9,
+                    grouped: true,
+                    clusters: 1,
+                    true_pairs: 45,
+                    found_pairs: 36,
+                    whole: 0
+                },
+            ]
+        );
+        assert!(close(rows[1].recall(), 4.0 / 6.0));
+        assert_eq!(rows[1].label(), "3");
+        assert_eq!(rows[2].label(), "9+");
+        // The rows add up to the pair counts of `score`.
+        let s = score(&pred, &gold);
+        let found: u64 = rows.iter().map(|r| r.found_pairs).sum();
+        let all: u64 = rows.iter().map(|r| r.true_pairs).sum();
+        assert_eq!(found, s.pairs.true_positives);
+        assert_eq!(all, s.pairs.true_positives + s.pairs.false_negatives);
+    }
+
+    #[test]
+    fn recall_by_size_groups_from_the_given_size() {
+        // Clusters of 3 and 4, grouped from 3: one row "3+".
+        let gold = [0, 0, 0, 1, 1, 1, 1];
+        let pred = [0, 0, 0, 1, 1, 1, 2];
+        let rows = recall_by_size(&pred, &gold, 3);
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].label(), "3+");
+        assert_eq!((rows[0].clusters, rows[0].true_pairs), (2, 9));
+        assert_eq!((rows[0].found_pairs, rows[0].whole), (6, 1));
+        assert!(recall_by_size(&[], &[], SIZE_GROUP_FROM).is_empty());
+        assert!(recall_by_size(&[0, 1], &[0, 1], SIZE_GROUP_FROM).is_empty());
+    }
+
+    #[test]
+    fn split_clusters_list_the_majority_first() {
+        // g7 {0,1,2,3}: stories 5,9,5,5 -> majority 5 {0,2,3}, then {1}; one split off.
+        // g8 {4,5,6,7}: stories 1,2,3,3 -> majority 3 {6,7}, then {4}, {5}; two split off.
+        // g9 {8,9} together: not split. g6 {10} singleton: not split.
+        let gold = [7, 7, 7, 7, 8, 8, 8, 8, 9, 9, 6];
+        let pred = [5, 9, 5, 5, 1, 2, 3, 3, 4, 4, 0];
+        let splits = split_clusters(&pred, &gold);
+        assert_eq!(
+            splits,
+            vec![
+                SplitCluster {
+                    gold: 8,
+                    members: vec![6, 7, 4, 5],
+                    parts: 3,
+                    split_off: 2
+                },
+                SplitCluster {
+                    gold: 7,
+                    members: vec![0, 2, 3, 1],
+                    parts: 2,
+                    split_off: 1
+                },
+            ]
+        );
+        // An even split keeps the first part seen as the majority.
+        let splits = split_clusters(&[3, 4], &[0, 0]);
+        assert_eq!(splits[0].members, vec![0, 1]);
+        assert_eq!(splits[0].split_off, 1);
+        assert!(split_clusters(&[1, 1, 2], &[0, 0, 1]).is_empty());
     }
 }

@@ -16,6 +16,7 @@ use crate::model::ArticleMeta;
 use crate::model::StoryId;
 
 use super::dedup::EngineArgs;
+use crate::eval::{recall_by_size, split_clusters, SizeRow, SplitCluster, SIZE_GROUP_FROM};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
@@ -36,6 +37,9 @@ pub struct EvalArgs {
     /// No warnings about skipped lines on standard error (they are still counted).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Also print recall by gold cluster size (`--json` always has it as `by_size`).
+    #[arg(long)]
+    pub by_size: bool,
 }
 
 /// Gold labels read from a file, with what had to be skipped.
@@ -325,6 +329,9 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
     }
     let missing = gold.clusters.len() - used.len();
     let scores = score(&pred, &truth);
+    // Recall by gold cluster size and the gold clusters the prediction split (end of this file).
+    let by_size = recall_by_size(&pred, &truth, SIZE_GROUP_FROM);
+    let splits = split_views(&split_clusters(&pred, &truth), &seen, &members, &gold);
 
     let top = args.top;
     let pred_groups = clusters_by_size(&pred);
@@ -418,6 +425,9 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
         scores.pairs.false_negatives
     );
     let _ = writeln!(text, "adjusted Rand index {:.4}", scores.ari);
+    if args.by_size {
+        text.push_str(&by_size_text(&by_size));
+    }
     let _ = writeln!(text, "\nlargest predicted stories:");
     for g in pred_groups.iter().take(top).filter(|g| g.len() > 1) {
         let mut golds: Vec<u32> = g.iter().map(|&k| truth[k]).collect();
@@ -472,6 +482,8 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
             l.items, l.of, l.outlet, l.text
         );
     }
+    text.push_str(&splits_text(&splits, top));
+    let json = with_size_json(json, &by_size, &splits);
     Ok(Report { scores, json, text })
 }
 
@@ -488,4 +500,200 @@ pub fn run(args: &EvalArgs) -> anyhow::Result<Scores> {
         print!("{}", report.text);
     }
     Ok(report.scores)
+}
+
+// Recall by gold cluster size (`--by-size`) and the gold clusters split across stories.
+
+/// One member of a split gold cluster, for the report.
+struct SplitMember {
+    id: String,
+    outlet: Option<String>,
+    title: Option<String>,
+    story: String,
+    /// In the story that holds most of the cluster.
+    majority: bool,
+}
+
+/// A gold cluster the prediction split, named and with its members' details.
+struct SplitView {
+    cluster: String,
+    stories: usize,
+    split_off: usize,
+    /// The majority story's members first.
+    members: Vec<SplitMember>,
+}
+
+/// Titles in the split list are cut to this many characters (`...` marks a cut).
+const SPLIT_TITLE_CHARS: usize = 60;
+
+fn short_title(title: Option<&str>) -> Option<String> {
+    title.map(|t| {
+        let t = t.trim();
+        if t.chars().count() > SPLIT_TITLE_CHARS {
+            let cut: String = t.chars().take(SPLIT_TITLE_CHARS).collect();
+            format!("{}...", cut.trim_end())
+        } else {
+            t.to_string()
+        }
+    })
+}
+
+/// Names the split clusters and their members; `members[k]` is the index in `seen` of scored
+/// article `k`.
+fn split_views(
+    splits: &[SplitCluster],
+    seen: &[Seen],
+    members: &[usize],
+    gold: &Gold,
+) -> Vec<SplitView> {
+    splits
+        .iter()
+        .map(|c| {
+            let majority = seen[members[c.members[0]]].story;
+            let list: Vec<SplitMember> = c
+                .members
+                .iter()
+                .map(|&k| {
+                    let s = &seen[members[k]];
+                    SplitMember {
+                        id: s.meta.id.clone(),
+                        outlet: s.meta.outlet.clone(),
+                        title: short_title(s.meta.title.as_deref()),
+                        story: format!("s{}", s.story),
+                        majority: s.story == majority,
+                    }
+                })
+                .collect();
+            let cluster = gold
+                .clusters
+                .get(&seen[members[c.members[0]]].meta.id)
+                .cloned()
+                .unwrap_or_default();
+            SplitView {
+                cluster,
+                stories: c.parts,
+                split_off: c.split_off,
+                members: list,
+            }
+        })
+        .collect()
+}
+
+/// The `--by-size` table of the human report.
+fn by_size_text(rows: &[SizeRow]) -> String {
+    use std::fmt::Write as _;
+    let mut text = String::from(
+        "\nrecall by gold cluster size (whole: every member in one predicted story):\n",
+    );
+    let _ = writeln!(
+        text,
+        "  {:>5} {:>9} {:>11} {:>12} {:>7} {:>7}",
+        "size", "clusters", "true pairs", "found pairs", "recall", "whole"
+    );
+    if rows.is_empty() {
+        let _ = writeln!(text, "  none (no gold cluster has two members)");
+    }
+    for r in rows {
+        let _ = writeln!(
+            text,
+            "  {:>5} {:>9} {:>11} {:>12} {:>7.4} {:>7}",
+            r.label(),
+            r.clusters,
+            r.true_pairs,
+            r.found_pairs,
+            r.recall(),
+            r.whole
+        );
+    }
+    text
+}
+
+/// Majority members listed per split cluster in the human report (all are in `--json`).
+const SPLIT_MAJORITY_SHOWN: usize = 5;
+
+/// The split gold clusters of the human report: the first `top`, every member split off and the
+/// first few of the majority story.
+fn splits_text(splits: &[SplitView], top: usize) -> String {
+    use std::fmt::Write as _;
+    let mut text = format!(
+        "\ngold clusters split across stories ({}), most members split off first (* = not in the majority story):\n",
+        splits.len()
+    );
+    if splits.is_empty() {
+        let _ = writeln!(text, "  none");
+    }
+    for c in splits.iter().take(top) {
+        let _ = writeln!(
+            text,
+            "  {}: {} articles in {} stories, {} split off",
+            c.cluster,
+            c.members.len(),
+            c.stories,
+            c.split_off
+        );
+        let majority = c.members.len() - c.split_off;
+        for (i, m) in c.members.iter().enumerate() {
+            if i == SPLIT_MAJORITY_SHOWN && majority > SPLIT_MAJORITY_SHOWN {
+                let _ = writeln!(
+                    text,
+                    "      ... and {} more in {}",
+                    majority - SPLIT_MAJORITY_SHOWN,
+                    m.story
+                );
+            }
+            if m.majority && i >= SPLIT_MAJORITY_SHOWN {
+                continue;
+            }
+            let _ = writeln!(
+                text,
+                "    {} {:<8} {:<16} {:<20} {:?}",
+                if m.majority { ' ' } else { '*' },
+                m.story,
+                m.id,
+                m.outlet.as_deref().unwrap_or("-"),
+                m.title.as_deref().unwrap_or("")
+            );
+        }
+    }
+    text
+}
+
+/// Adds `by_size` and `split_clusters` to the `--json` object.
+fn with_size_json(
+    mut json: serde_json::Value,
+    rows: &[SizeRow],
+    splits: &[SplitView],
+) -> serde_json::Value {
+    json["by_size"] = rows
+        .iter()
+        .map(|r| {
+            let mut row = json!({
+                "size": r.size,
+                "clusters": r.clusters,
+                "true_pairs": r.true_pairs,
+                "found_pairs": r.found_pairs,
+                "recall": r.recall(),
+                "whole": r.whole,
+            });
+            if r.grouped {
+                row["label"] = json!(r.label());
+            }
+            row
+        })
+        .collect();
+    json["split_clusters"] = splits
+        .iter()
+        .map(|c| {
+            json!({
+                "cluster": c.cluster,
+                "size": c.members.len(),
+                "stories": c.stories,
+                "split_off": c.split_off,
+                "members": c.members.iter().map(|m| json!({
+                    "id": m.id, "outlet": m.outlet, "title": m.title, "story": m.story,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json
 }
