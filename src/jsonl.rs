@@ -261,12 +261,18 @@ fn round4(x: f32) -> serde_json::Value {
 }
 
 /// The `dedup` object added by `--emit annotate`.
+/// `merged` is present only when this article bridged stories: the listed story ids were merged
+/// into `story` and stand for it from here on.
 pub fn decision_json(decision: &Decision, ids: &IdStyle) -> serde_json::Value {
-    serde_json::json!({
+    let mut v = serde_json::json!({
         "story": decision.story.to_string(),
         "duplicate_of": decision.duplicate_of.as_deref().map(|d| ids.render(d)),
         "score": decision.score.map(round4),
-    })
+    });
+    if !decision.merged.is_empty() {
+        v["merged"] = decision.merged.iter().map(|s| s.to_string()).collect();
+    }
+    v
 }
 
 /// The input line with a `dedup` object added (or replaced), everything else byte for byte.

@@ -983,6 +983,10 @@ fn exact_key(fp: &Fingerprint) -> u64 {
     for v in &fp.sig {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
+    // Signatures alone agree for texts one word apart; the profile tells them apart.
+    if !fp.profile.is_empty() {
+        bytes.extend_from_slice(&fp.profile.digest().to_le_bytes());
+    }
     xxh3_64(&bytes)
 }
 

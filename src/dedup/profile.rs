@@ -129,6 +129,15 @@ impl Profile {
         &self.anchors
     }
 
+    /// A hash of the exact shingle set: equal for texts whose matched shingles are equal.
+    pub fn digest(&self) -> u64 {
+        let mut bytes = Vec::with_capacity(self.entries.len() * 4);
+        for e in &self.entries {
+            bytes.extend_from_slice(&((e >> 32) as u32).to_le_bytes());
+        }
+        xxhash_rust::xxh3::xxh3_64(&bytes)
+    }
+
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.entries.capacity() * 8 + self.paragraphs.capacity() * 8 + self.anchors.capacity() * 4

@@ -13,7 +13,7 @@ use crate::dedup::{Engine, Fingerprint};
 use crate::model::{ArticleMeta, Decision, StoryId};
 use crate::store::{
     content_hash, restore_engine, signature_settings, Batch, Emission, EmissionKind, ItemKey,
-    ItemRecord, SqliteStore, Store,
+    ItemRecord, SqliteStore, Store, StoryMerge,
 };
 
 /// Input lines per transaction: large enough that commits cost little, small enough that an
@@ -99,6 +99,12 @@ impl State {
             self.touched.push(decision.story);
         }
         self.batch.seen_at = clock;
+        self.batch
+            .merges
+            .extend(decision.merged.iter().map(|&absorbed| StoryMerge {
+                absorbed,
+                survivor: decision.story,
+            }));
         self.batch.items.push(ItemRecord {
             meta: meta.clone(),
             content_hash: hash,

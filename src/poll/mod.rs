@@ -38,7 +38,7 @@ use crate::error::{Error, Result};
 use crate::model::{Article, ArticleMeta, Decision, StoryId};
 use crate::store::{
     flush_outbox, restore_engine, Batch, Emission, EmissionKind, HostState as StoredHost, ItemKey,
-    ItemRecord, Store,
+    ItemRecord, Store, StoryMerge,
 };
 
 pub use feed::{parse_feed, FeedItem, ParsedFeed};
@@ -949,6 +949,12 @@ impl Poller {
                         at: now_unix,
                     });
                 }
+                batch
+                    .merges
+                    .extend(decision.merged.iter().map(|&absorbed| StoryMerge {
+                        absorbed,
+                        survivor: decision.story,
+                    }));
                 let payload = serde_json::to_string(&item_json(&outlet, &item)).ok();
                 batch.items.push(ItemRecord {
                     meta: ArticleMeta {
@@ -966,6 +972,16 @@ impl Poller {
                     payload,
                 });
                 bodies.push((engine_id(&outlet, &item.id), std::mem::take(&mut item.body)));
+            }
+            // Items filed earlier in this batch into a story that a later item merged away
+            // are stored under the surviving story (merges are applied before items).
+            if !batch.merges.is_empty() {
+                for item in &mut batch.items {
+                    item.decision.story = engine.resolve(item.decision.story);
+                }
+                for e in &mut batch.emissions {
+                    e.story = engine.resolve(e.story);
+                }
             }
             if stored {
                 batch.learner = engine
@@ -1131,6 +1147,9 @@ struct DedupJson<'a> {
     duplicate_of: Option<OutletId<'a>>,
     score: Option<f64>,
     canonical: bool,
+    /// Stories this item merged into `story` (omitted when none).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    merged: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -1166,6 +1185,7 @@ fn decision_line(names: &[String], outlet: &str, item: &FeedItem, decision: &Dec
         }),
         score: decision.score.map(round4),
         canonical: decision.became_canonical,
+        merged: decision.merged.iter().map(|s| s.to_string()).collect(),
     });
     serde_json::to_vec(&v).unwrap_or_default()
 }

@@ -129,6 +129,16 @@ pub struct Batch {
     /// What the boilerplate learner remembers of the polled outlets (see
     /// [`crate::normalize::boilerplate::Learner::export`]), replacing what was stored for them.
     pub learner: Vec<(String, Vec<Vec<u64>>)>,
+    /// Stories merged by a bridging article (see [`crate::dedup::cluster`]), applied before
+    /// `items`: the absorbed story's items move to the survivor and its id becomes an alias.
+    pub merges: Vec<StoryMerge>,
+}
+
+/// One story merged into another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoryMerge {
+    pub absorbed: StoryId,
+    pub survivor: StoryId,
 }
 
 impl Batch {
@@ -140,6 +150,7 @@ impl Batch {
             && self.emissions.is_empty()
             && self.lines.is_empty()
             && self.learner.is_empty()
+            && self.merges.is_empty()
     }
 }
 
@@ -167,6 +178,8 @@ pub struct Snapshot {
     pub clock: Option<i64>,
     /// The boilerplate learner's memory per outlet, for `Learner::import`.
     pub learner: Vec<(String, Vec<Vec<u64>>)>,
+    /// Merged-away story ids and the stories they now stand for, for `Engine::restore_alias`.
+    pub aliases: Vec<StoryMerge>,
 }
 
 /// How far the output file is known to be written: its path and length right after the last
@@ -298,6 +311,9 @@ pub fn content_hash(body: &str) -> u64 {
 pub fn restore_engine(engine: &mut Engine, snapshot: &Snapshot) {
     if engine.is_empty() {
         engine.reserve_story_ids(snapshot.next_story);
+    }
+    for m in &snapshot.aliases {
+        engine.restore_alias(m.absorbed, m.survivor);
     }
     for item in &snapshot.items {
         engine.restore(

@@ -17,7 +17,7 @@ use crate::model::{ArticleMeta, StoryId};
 
 use super::{
     parse_published, Batch, Expired, HostState, ItemKey, OutletState, OutputMark, PollState,
-    RestoreItem, Snapshot, Store, StoredCopy, StoredStory, StoryQuery,
+    RestoreItem, Snapshot, Store, StoredCopy, StoredStory, StoryMerge, StoryQuery,
 };
 use crate::poll::SeenItem;
 
@@ -92,6 +92,13 @@ CREATE TABLE outbox (
 CREATE TABLE learner (
     outlet TEXT PRIMARY KEY,
     recent TEXT NOT NULL
+);
+"#,
+    // Stories merged into another by a bridging article: the absorbed id resolves to the survivor.
+    r#"
+CREATE TABLE story_alias (
+    absorbed INTEGER PRIMARY KEY,
+    survivor INTEGER NOT NULL
 );
 "#,
 ];
@@ -472,6 +479,51 @@ fn outlet_from(r: &Row) -> rusqlite::Result<(String, OutletState)> {
 /// Recounts the copies of `stories`, drops those left empty, and re-points a canonical that
 /// left its story (an edited item that now matches elsewhere) at the story's first member.
 /// Returns how many stories were dropped.
+impl SqliteStore {
+    /// Every merged-away story id with the story it now stands for.
+    pub fn aliases(&self) -> Result<Vec<StoryMerge>> {
+        let read = |e| self.sql("cannot read story aliases", e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT absorbed, survivor FROM story_alias ORDER BY absorbed")
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(StoryMerge {
+                    absorbed: StoryId(r.get::<_, i64>(0)?.max(0) as u64),
+                    survivor: StoryId(r.get::<_, i64>(1)?.max(0) as u64),
+                })
+            })
+            .map_err(read)?;
+        rows.collect::<rusqlite::Result<_>>().map_err(read)
+    }
+
+    /// The story an id stands for now: itself, or the story it was merged into.
+    pub fn resolve(&self, id: StoryId) -> Result<StoryId> {
+        let survivor: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT survivor FROM story_alias WHERE absorbed = ?1",
+                [id.0 as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.sql("cannot read story aliases", e))?;
+        Ok(survivor.map(|s| StoryId(s.max(0) as u64)).unwrap_or(id))
+    }
+}
+
+/// The story `id` stands for after the batch's merges.
+fn merged_into(merges: &[StoryMerge], mut id: StoryId) -> StoryId {
+    for _ in 0..=merges.len() {
+        match merges.iter().find(|m| m.absorbed == id) {
+            Some(m) => id = m.survivor,
+            None => break,
+        }
+    }
+    id
+}
+
 fn settle_stories(tx: &rusqlite::Transaction, stories: &BTreeSet<i64>) -> rusqlite::Result<u64> {
     let mut recount = tx.prepare_cached(
         "UPDATE story SET copies = (SELECT count(*) FROM item WHERE item.story = story.id)
@@ -591,12 +643,14 @@ impl Store for SqliteStore {
             }
             out
         };
+        let aliases = self.aliases()?;
         Ok(Snapshot {
             items,
             emitted,
             next_story,
             clock,
             learner,
+            aliases,
         })
     }
 
@@ -659,6 +713,31 @@ impl Store for SqliteStore {
             }
             let mut touched = BTreeSet::new();
             let mut max_story = 0u64;
+            for m in &batch.merges {
+                let (absorbed, survivor) = (m.absorbed.0 as i64, m.survivor.0 as i64);
+                if absorbed == survivor {
+                    continue;
+                }
+                tx.prepare_cached("UPDATE item SET story = ?2 WHERE story = ?1")?
+                    .execute(params![absorbed, survivor])?;
+                tx.prepare_cached(
+                    "UPDATE story SET
+                         first_seen = min(first_seen, coalesce((SELECT first_seen FROM story WHERE id = ?1), first_seen)),
+                         last_seen = max(last_seen, coalesce((SELECT last_seen FROM story WHERE id = ?1), last_seen))
+                     WHERE id = ?2",
+                )?
+                .execute(params![absorbed, survivor])?;
+                tx.prepare_cached("UPDATE story_alias SET survivor = ?2 WHERE survivor = ?1")?
+                    .execute(params![absorbed, survivor])?;
+                tx.prepare_cached(
+                    "INSERT INTO story_alias (absorbed, survivor) VALUES (?1, ?2)
+                     ON CONFLICT (absorbed) DO UPDATE SET survivor = excluded.survivor",
+                )?
+                .execute(params![absorbed, survivor])?;
+                touched.insert(absorbed);
+                touched.insert(survivor);
+                max_story = max_story.max(m.absorbed.0).max(m.survivor.0);
+            }
             {
                 let mut previous =
                     tx.prepare_cached("SELECT story FROM item WHERE outlet = ?1 AND item_id = ?2")?;
@@ -690,7 +769,7 @@ impl Store for SqliteStore {
                     let old: Option<i64> = previous
                         .query_row(params![outlet, m.id], |r| r.get(0))
                         .optional()?;
-                    let story_id = item.decision.story.0 as i64;
+                    let story_id = merged_into(&batch.merges, item.decision.story).0 as i64;
                     if let Some(old) = old.filter(|&o| o != story_id) {
                         touched.insert(old);
                     }
@@ -712,12 +791,12 @@ impl Store for SqliteStore {
                         ],
                         |r| r.get(0),
                     )?;
-                    story.execute(params![
-                        story_id,
-                        seq,
-                        item.seen_at,
-                        item.decision.became_canonical
-                    ])?;
+                    // A member filed into a story that a later item of this batch merged away
+                    // is not that story's canonical any more.
+                    let canonical = item.decision.became_canonical
+                        && (story_id as u64 == item.decision.story.0
+                            || batch.merges.is_empty());
+                    story.execute(params![story_id, seq, item.seen_at, canonical])?;
                     touched.insert(story_id);
                     max_story = max_story.max(item.decision.story.0);
                 }
@@ -741,7 +820,7 @@ impl Store for SqliteStore {
                 )?;
                 for e in &batch.emissions {
                     emit.execute(params![
-                        e.story.0 as i64,
+                        merged_into(&batch.merges, e.story).0 as i64,
                         e.kind.as_str(),
                         outlet_key(e.item.outlet.as_deref()),
                         e.item.id,
@@ -842,6 +921,7 @@ impl Store for SqliteStore {
     }
 
     fn story(&self, id: StoryId) -> Result<Option<StoredStory>> {
+        let id = self.resolve(id)?;
         let head: Option<(i64, i64, i64)> = self
             .conn
             .query_row(
