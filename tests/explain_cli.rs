@@ -270,3 +270,75 @@ fn a_repeated_id_uses_its_first_line_and_says_so() {
     );
     assert_eq!(v["same_story"], true);
 }
+
+#[test]
+fn the_store_gives_the_numbers_without_paragraphs_and_outlet_ids_disambiguate() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let other = line(
+        "w1",
+        "other.example",
+        "Another outlet's w1",
+        "2024-03-08T08:00:00Z",
+        BLOG_TOP[7],
+    );
+    let path = fixture(dir.path(), &[other]);
+    let db = dir.path().join("store.db");
+    let config = dir.path().join("syndedup.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[store]\npath = {}\n",
+            serde_json::to_string(db.to_str().unwrap()).unwrap()
+        ),
+    )
+    .expect("write config");
+    let config = config.to_str().unwrap();
+    let out = syndedup(&[
+        "dedup",
+        "--quiet",
+        "--config",
+        config,
+        "--state",
+        db.to_str().unwrap(),
+        "--input",
+        path.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = syndedup(&["explain", "--config", config, "w1", "c1", "--json"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("\"w1\"") && err.contains("ambiguous"), "{err}");
+
+    let out = syndedup(&[
+        "explain",
+        "--config",
+        config,
+        "wire.example:w1",
+        "c1",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["same_story"], true, "{v}");
+    assert_eq!(v["same_story_in_run"], true, "{v}");
+    assert!(v["a"]["paragraphs"].is_null() && v["aligned"].is_null());
+    let from_input = explain_json(&path, "w1", "c1");
+    for key in ["jaccard", "containment", "length_ratio", "rule", "lead"] {
+        assert_eq!(v[key], from_input[key], "{key}");
+    }
+
+    let out = syndedup(&["explain", "--config", config, "wire.example:w1", "l1"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("cannot be listed"), "{text}");
+    assert!(text.contains("different stories:"), "{text}");
+}

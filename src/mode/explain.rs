@@ -181,7 +181,7 @@ pub fn align(a: &Side, b: &Side) -> Vec<Aligned> {
         let mut best: Option<(usize, f32)> = None;
         for (j, sb) in b.shingle_sets.iter().enumerate() {
             let o = set_jaccard(sa, sb);
-            if o >= ALIGN_MIN_OVERLAP && best.is_none_or(|(_, bo)| o > bo) {
+            if o >= ALIGN_MIN_OVERLAP && best.map_or(true, |(_, bo)| o > bo) {
                 best = Some((j, o));
             }
         }
@@ -331,9 +331,17 @@ fn run_input(
         .map(|(_, id)| id)
         .collect();
     let (Some(a), Some(b)) = (a, b) else {
-        let names: Vec<String> = missing.iter().map(|id| format!("\"{id}\"")).collect();
+        let mut names: Vec<String> = missing.iter().map(|id| format!("\"{id}\"")).collect();
+        if let Some(first) = names.first_mut() {
+            let noun = if missing.len() == 1 {
+                "article"
+            } else {
+                "articles"
+            };
+            *first = format!("{noun} {first}");
+        }
         bail!(
-            "article {} {} not in {}",
+            "{} {} not in {}",
             names.join(" and "),
             if names.len() == 1 { "is" } else { "are" },
             path.display()
