@@ -35,6 +35,8 @@ pub enum Command {
     Dedup(mode::dedup::DedupArgs),
     /// Score the engine against gold cluster labels: pairwise P/R/F1, adjusted Rand index, diagnostics.
     Eval(mode::eval::EvalArgs),
+    /// Explain why two articles are or are not one story: what was set aside, shared paragraphs, the rule's numbers.
+    Explain(mode::explain::ExplainArgs),
     /// Throughput per stage, peak memory and quality on a synthetic corpus or a JSON Lines file.
     Bench(mode::bench::BenchArgs),
     /// Validate a config file and report every problem, each naming its key.
@@ -69,6 +71,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Eval(args) => {
             mode::eval::run(&args)?;
+        }
+        Command::Explain(args) => {
+            mode::explain::run(&args)?;
         }
         Command::Bench(args) => {
             mode::bench::run(&args)?;

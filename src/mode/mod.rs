@@ -5,6 +5,7 @@ pub mod bench;
 pub mod check;
 pub mod dedup;
 pub mod eval;
+pub mod explain;
 pub mod import_opml;
 pub mod run;
 pub mod serve;
