@@ -375,11 +375,17 @@ fn write_body(
         time(chrono::DateTime::from_timestamp(story.first_seen, 0)),
         time(chrono::DateTime::from_timestamp(story.last_seen, 0)),
     )?;
+    // The canonical copy first, then the others in the order first seen.
+    let order: Vec<usize> = std::iter::once(k)
+        .chain((0..story.copies.len()).filter(|&i| i != k))
+        .filter(|&i| i < story.copies.len())
+        .collect();
     h.push_str(
         "<table>\n<tr><th>outlet</th><th>title</th><th>published</th><th>score</th>\
          <th>shared paragraphs</th></tr>\n",
     );
-    for (i, c) in story.copies.iter().enumerate() {
+    for &i in &order {
+        let c = &story.copies[i];
         let share = match (&texts[i], shared[i]) {
             (Some(t), Some(n)) => format!("{n} of {}", t.matched_paragraphs()),
             (Some(_), None) => "canonical has no text".to_string(),
@@ -410,12 +416,8 @@ fn write_body(
          set aside for matching, with the reason. Score: similarity to the canonical copy, \
          as <code>/api/stories/{id}</code> gives it.</p>"
     )?;
-    // The canonical copy first, then the others in the order first seen.
-    let order = std::iter::once(k).chain((0..story.copies.len()).filter(|&i| i != k));
-    for i in order {
-        let Some(c) = story.copies.get(i) else {
-            continue;
-        };
+    for &i in &order {
+        let c = &story.copies[i];
         writeln!(
             h,
             "<div class=\"copy\" id=\"copy-{i}\">\n<h2>{}{}</h2>\n\
