@@ -3,9 +3,9 @@
 //! like the status page; every value from feeds, bodies or config is escaped.
 //!
 //! The texts come from the store (each item's payload holds its body). Paragraphs are
-//! classified again with the stateless preparer (as `syndedup explain` would without memory):
-//! what the text alone sets aside for matching is greyed out with the reason, and paragraphs
-//! whose shingles mostly occur in the other side's matched text are highlighted.
+//! classified again with the engine's stateless preparer, without the engine's memory: what
+//! the text alone sets aside for matching is greyed out with the reason, and paragraphs whose
+//! shingles mostly occur in the other side's matched text are highlighted.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
