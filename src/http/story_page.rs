@@ -72,7 +72,7 @@ fn page_head(h: &mut String, title: &str) {
          <style>body{{font-family:sans-serif;margin:1.5em;max-width:60em}}\
          table{{border-collapse:collapse}}\
          td,th{{border:1px solid #ccc;padding:.2em .5em;text-align:left;vertical-align:top}}\
-         .error{{color:#a00}}.num{{text-align:right}}\
+         .error{{color:#a00}}.num{{text-align:right}}.time{{white-space:nowrap}}\
          .copy{{border-top:2px solid #ccc;margin-top:1.5em}}\
          .text p{{margin:.4em 0;line-height:1.4}}\
          mark{{background:#fff3a0}}\
@@ -393,7 +393,7 @@ fn write_body(
         };
         writeln!(
             h,
-            "<tr><td><a href=\"#copy-{i}\">{}</a>{}</td><td>{}</td><td>{}</td>\
+            "<tr><td><a href=\"#copy-{i}\">{}</a>{}</td><td>{}</td><td class=\"time\">{}</td>\
              <td class=\"num\">{:.3}</td><td>{}</td></tr>",
             outlet(c),
             if i == k {
