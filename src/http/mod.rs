@@ -10,10 +10,12 @@
 //! | `/healthz` | 200 when the store is reachable (503 otherwise), with the last cycle time |
 //! | `/metrics` | Prometheus text format |
 //! | `/` | HTML status page |
+//! | `/stories/{id}` | HTML page of one story: every copy's text, shared and set-aside paragraphs marked |
 
 pub mod metrics;
 pub mod state;
 mod status;
+pub mod story_page;
 pub mod update;
 
 use std::collections::HashMap;
@@ -39,6 +41,7 @@ pub use metrics::{Metrics, PollResult};
 pub use state::{
     read, write, FeedBody, Health, OutletStatus, ServiceState, SharedState, StoryRecord,
 };
+pub use story_page::StoryPages;
 pub use update::{load_from_store, Publisher};
 
 /// Address used when only a port, or nothing, is configured: loopback, never all interfaces.
@@ -52,6 +55,7 @@ pub const MAX_LIMIT: usize = 1000;
 pub fn router(state: SharedState) -> Router {
     Router::new()
         .route("/", get(status::page))
+        .route("/stories/:id", get(story_page::page))
         .route("/feeds/:file", get(feed))
         .route("/api/stories", get(stories))
         .route("/api/stories/:id", get(story))

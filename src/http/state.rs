@@ -161,6 +161,8 @@ pub struct ServiceState {
     outlets: BTreeMap<String, OutletStatus>,
     pub health: Health,
     pub metrics: Metrics,
+    /// Where `/stories/{id}` reads texts from; `None`: the page says there is no store.
+    story_pages: Option<super::story_page::StoryPages>,
 }
 
 impl ServiceState {
@@ -257,6 +259,15 @@ impl ServiceState {
 
     pub fn story(&self, id: StoryId) -> Option<&StoryRecord> {
         self.by_id.get(&id).map(|&i| &self.stories[i])
+    }
+
+    /// Lets `/stories/{id}` read the store (`run` and `serve` set this).
+    pub fn set_story_pages(&mut self, pages: super::story_page::StoryPages) {
+        self.story_pages = Some(pages);
+    }
+
+    pub fn story_pages(&self) -> Option<&super::story_page::StoryPages> {
+        self.story_pages.as_ref()
     }
 
     /// Adds or replaces an outlet's row.

@@ -17,12 +17,12 @@ pub(super) async fn page(State(state): State<SharedState>) -> Html<String> {
     Html(render(&read(&state)))
 }
 
-fn time(t: Option<DateTime<Utc>>) -> String {
+pub(super) fn time(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
         .unwrap_or_else(|| "never".to_string())
 }
 
-fn e(s: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn e(s: &str) -> std::borrow::Cow<'_, str> {
     escape(s)
 }
 
@@ -93,10 +93,10 @@ fn write_page(h: &mut String, s: &ServiceState) -> std::fmt::Result {
     }
     for r in s.stories().iter().take(LATEST) {
         let c = &r.view.canonical;
+        let id = r.view.story;
         writeln!(
             h,
-            "<h3>{}: {}</h3>\n<p>Updated {}, {} cop{}.</p>\n<ul>",
-            r.view.story,
+            "<h3>{id}: <a href=\"/stories/{id}\">{}</a></h3>\n<p>Updated {}, {} cop{}.</p>\n<ul>",
             e(c.title.as_deref().unwrap_or("(untitled)")),
             time(Some(r.updated)),
             r.view.copies.len(),

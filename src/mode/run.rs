@@ -9,7 +9,7 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::dedup::EngineConfig;
-use crate::http::{Publisher, Service};
+use crate::http::{Publisher, Service, StoryPages};
 use crate::poll::{OutletReport, Poller};
 use crate::store::{signature_settings, store_path, SqliteStore};
 
@@ -39,6 +39,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     runtime.block_on(async move {
         let config_feeds_empty = config.feeds.is_empty();
         let publisher = Publisher::for_run(&config, &args.config);
+        crate::http::write(publisher.state()).set_story_pages(StoryPages::for_config(&config)?);
         let service = match (&config.http.listen, args.once) {
             (Some(listen), false) => Some(Service::start(listen, publisher.state().clone()).await?),
             _ => None,

@@ -11,7 +11,7 @@ use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::http::update::{apply_snapshot, load_from_store, store_failed, StoreSnapshot};
-use crate::http::{ServiceState, SharedState, DEFAULT_LISTEN};
+use crate::http::{ServiceState, SharedState, StoryPages, DEFAULT_LISTEN};
 use crate::store::{store_path, SqliteStore};
 
 #[derive(Debug, Clone, clap::Args)]
@@ -105,7 +105,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async move {
-        let state = ServiceState::for_config(&config).shared();
+        let mut state = ServiceState::for_config(&config);
+        state.set_story_pages(StoryPages::for_config(&config)?);
+        let state = state.shared();
         // A failed read is retried when the files change (a missing store gets created), so
         // a broken store is reported once, not on every tick.
         let mut read = stamp(&path);

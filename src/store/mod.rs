@@ -213,6 +213,9 @@ pub struct StoredCopy {
     pub first_seen: i64,
     /// `None` when the stored signature is damaged.
     pub fingerprint: Option<Fingerprint>,
+    /// The item's payload (see [`ItemRecord::payload`]): for the daemon its JSON rendering,
+    /// whose `body` holds the text; `None` when none was stored.
+    pub payload: Option<String>,
 }
 
 /// A story as the store holds it.

@@ -329,7 +329,7 @@ impl SqliteStore {
         store_err(&self.path, what, e)
     }
 
-    fn members(&self, story: i64) -> Result<Vec<(i64, StoredCopy, Option<String>)>> {
+    fn members(&self, story: i64) -> Result<Vec<(i64, StoredCopy)>> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -361,8 +361,8 @@ impl SqliteStore {
                     meta,
                     first_seen,
                     fingerprint,
+                    payload,
                 },
-                payload,
             ));
         }
         Ok(out)
@@ -372,9 +372,11 @@ impl SqliteStore {
         let members = self.members(id)?;
         let canonical_index = members
             .iter()
-            .position(|(seq, _, _)| *seq == canonical)
+            .position(|(seq, _)| *seq == canonical)
             .unwrap_or(0);
-        let canonical_payload = members.get(canonical_index).and_then(|(_, _, p)| p.clone());
+        let canonical_payload = members
+            .get(canonical_index)
+            .and_then(|(_, c)| c.payload.clone());
         let emitted = self
             .conn
             .prepare_cached("SELECT 1 FROM emission WHERE story = ?1 AND kind = 'new' LIMIT 1")
@@ -386,7 +388,7 @@ impl SqliteStore {
             canonical_payload,
             first_seen: first,
             last_seen: last,
-            copies: members.into_iter().map(|(_, c, _)| c).collect(),
+            copies: members.into_iter().map(|(_, c)| c).collect(),
             emitted,
         })
     }
