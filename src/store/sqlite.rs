@@ -796,8 +796,7 @@ impl Store for SqliteStore {
                     // A member filed into a story that a later item of this batch merged away
                     // is not that story's canonical any more.
                     let canonical = item.decision.became_canonical
-                        && (story_id as u64 == item.decision.story.0
-                            || batch.merges.is_empty());
+                        && (story_id as u64 == item.decision.story.0 || batch.merges.is_empty());
                     story.execute(params![story_id, seq, item.seen_at, canonical])?;
                     touched.insert(story_id);
                     max_story = max_story.max(item.decision.story.0);
