@@ -71,6 +71,10 @@ pub struct DedupConfig {
     pub containment: f64,
     /// Containment only counts when the shorter text is at least this share of the longer one
     /// (keeps a live blog from swallowing the items it quotes).
+    /// The containment needed instead when the shorter text is at least half the longer (an
+    /// edited copy rather than a stub or excerpt); at most `containment`.
+    #[serde(default = "default_containment_similar_length")]
+    pub containment_similar_length: f64,
     #[serde(default = "default_min_length_ratio")]
     pub min_length_ratio: f64,
     /// For containment to count, both articles must start alike: at most this many lead
@@ -95,7 +99,7 @@ pub struct DedupConfig {
 }
 
 fn default_threshold() -> f64 {
-    0.5
+    0.7
 }
 fn default_shingle_size() -> NonZeroUsize {
     NonZeroUsize::new(5).expect("nonzero")
@@ -105,6 +109,9 @@ fn default_permutations() -> NonZeroUsize {
 }
 fn default_containment() -> f64 {
     0.8
+}
+fn default_containment_similar_length() -> f64 {
+    0.7
 }
 fn default_min_length_ratio() -> f64 {
     0.1
@@ -133,6 +140,7 @@ impl Default for DedupConfig {
             permutations: default_permutations(),
             scheme: SignatureScheme::default(),
             containment: default_containment(),
+            containment_similar_length: default_containment_similar_length(),
             min_length_ratio: default_min_length_ratio(),
             lead_slack: default_lead_slack(),
             lead_slack_share: default_lead_slack_share(),
@@ -553,6 +561,12 @@ impl Config {
             p.push(format!(
                 "dedup.containment is {} but must be greater than 0 and at most 1.",
                 d.containment
+            ));
+        }
+        if !(d.containment_similar_length > 0.0 && d.containment_similar_length <= 1.0) {
+            p.push(format!(
+                "dedup.containment_similar_length is {} but must be greater than 0 and at most 1.",
+                d.containment_similar_length
             ));
         }
         if !(d.min_length_ratio >= 0.0 && d.min_length_ratio <= 1.0) {

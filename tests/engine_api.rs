@@ -197,3 +197,66 @@ proptest! {
         prop_assert_eq!(found, expected);
     }
 }
+
+/// A paragraph of made-up prose (a sentence end, so it counts as article text).
+fn prose(seed: u64) -> String {
+    text(seed, 1).remove(0)
+}
+
+#[test]
+fn chrome_wrapped_and_stub_copies_join_a_live_blog_does_not() {
+    let mut e = Engine::with_defaults();
+    let story: Vec<String> = (0..8).map(|i| prose(100 + i)).collect();
+    let wire = decide(&mut e, "wire", &story);
+    // The same story inside a page's chrome: a widget, a byline, a caption, link lines.
+    let mut page = vec![
+        "Enter City and State or Zip Code".to_string(),
+        "By Jane Doe, The Associated Press".to_string(),
+        format!("{} (AP Photo/John Roe)", prose(900)),
+        "Top stories you may have missed today".to_string(),
+    ];
+    page.extend(story.iter().cloned());
+    page.push("Related Content".to_string());
+    let wrapped = decide(&mut e, "page", &page);
+    assert_eq!(wrapped.story, wire.story, "{wrapped:?}");
+    // A stub with only the lead and the next paragraph.
+    let stub = decide(&mut e, "stub", &story[..2]);
+    assert_eq!(stub.story, wire.story, "{stub:?}");
+    // A live blog: eight posts of its own, then the whole story, then more posts.
+    let mut blog: Vec<String> = (0..8).map(|i| prose(500 + i)).collect();
+    blog.extend(story.iter().cloned());
+    blog.extend((0..4).map(|i| prose(600 + i)));
+    let live = decide(&mut e, "blog", &blog);
+    assert_ne!(live.story, wire.story, "{live:?}");
+}
+
+#[test]
+fn an_article_that_matches_two_stories_merges_them_into_the_older() {
+    let mut e = Engine::with_defaults();
+    let lead: Vec<String> = (0..3).map(|i| prose(700 + i)).collect();
+    let tail_x: Vec<String> = (0..3).map(|i| prose(710 + i)).collect();
+    let tail_y: Vec<String> = (0..3).map(|i| prose(720 + i)).collect();
+    let x: Vec<String> = lead.iter().chain(&tail_x).cloned().collect();
+    let y: Vec<String> = lead.iter().chain(&tail_y).cloned().collect();
+    let dx = decide(&mut e, "x", &x);
+    let dy = decide(&mut e, "y", &y);
+    assert_ne!(dx.story, dy.story, "x and y share only half their text");
+    // The full write-thru holds both versions: it bridges the two stories.
+    let z: Vec<String> = lead.iter().chain(&tail_y).chain(&tail_x).cloned().collect();
+    let dz = decide(&mut e, "z", &z);
+    assert_eq!(dz.story, dx.story, "the older story survives");
+    assert_eq!(dz.merged, vec![dy.story]);
+    assert_eq!(e.resolve(dy.story), dx.story);
+    assert_eq!(e.stories().len(), 1);
+    assert_eq!(e.story(dy.story).expect("alias resolves").story, dx.story);
+    assert_eq!(e.story_of("y"), Some(dx.story));
+
+    // Without merging the two stories stay apart.
+    let mut config = EngineConfig::default();
+    config.dedup.merge_stories = false;
+    let mut apart = Engine::new(config).expect("engine");
+    decide(&mut apart, "x", &x);
+    decide(&mut apart, "y", &y);
+    assert!(decide(&mut apart, "z", &z).merged.is_empty());
+    assert_eq!(apart.stories().len(), 2);
+}

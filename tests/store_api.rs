@@ -439,3 +439,72 @@ fn an_edited_item_that_moves_leaves_no_empty_story() {
     assert_eq!(moved.copies.len(), 1);
     assert_eq!(moved.canonical_meta().map(|m| m.id.as_str()), Some("x"));
 }
+
+#[test]
+fn a_story_merge_is_stored_and_its_id_resolves_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.db");
+    let mut engine = Engine::with_defaults();
+    let para = |seed: u64| format!("{}.", text(seed));
+    let join = |seeds: &[u64]| {
+        seeds
+            .iter()
+            .map(|&s| para(s))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let x = decide(
+        &mut engine,
+        &article("x", "Wire", &join(&[1, 2, 3, 11, 12, 13]), T0),
+    );
+    let y = decide(
+        &mut engine,
+        &article("y", "Post", &join(&[1, 2, 3, 21, 22, 23]), T0 + 60),
+    );
+    assert_ne!(x.decision.story, y.decision.story);
+    let z = decide(
+        &mut engine,
+        &article(
+            "z",
+            "Daily",
+            &join(&[1, 2, 3, 21, 22, 23, 11, 12, 13]),
+            T0 + 120,
+        ),
+    );
+    assert_eq!(z.decision.merged, vec![y.decision.story]);
+    let (survivor, absorbed) = (x.decision.story, y.decision.story);
+    {
+        let mut store = SqliteStore::open(&path).expect("open");
+        // x and y were committed before; the merge comes with z.
+        store
+            .commit(&Batch {
+                items: vec![x, y],
+                ..Batch::default()
+            })
+            .expect("commit");
+        store
+            .commit(&Batch {
+                merges: vec![syndedup::store::StoryMerge { absorbed, survivor }],
+                items: vec![z],
+                ..Batch::default()
+            })
+            .expect("commit the merge");
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    let story = store
+        .story(absorbed)
+        .expect("read")
+        .expect("the alias resolves");
+    assert_eq!(story.story, survivor);
+    let mut ids: Vec<&str> = story.copies.iter().map(|c| c.meta.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["x", "y", "z"]);
+    let listed = store.stories(&StoryQuery::default()).expect("stories");
+    assert_eq!(listed.len(), 1, "the absorbed story is gone from listings");
+    let snapshot = store.load(0).expect("load");
+    assert_eq!(snapshot.aliases.len(), 1);
+    let mut restored = Engine::with_defaults();
+    restore_engine(&mut restored, &snapshot);
+    assert_eq!(restored.resolve(absorbed), survivor);
+    assert_eq!(restored.stories().len(), 1);
+}

@@ -28,6 +28,9 @@
 use super::minhash::Fingerprint;
 use super::profile::Overlap;
 
+/// Length ratio from which [`MatchRule::containment_similar_length`] applies.
+pub const SIMILAR_LENGTH: f32 = 0.5;
+
 /// A bridging article must match at least this share of each story it merges.
 pub const MERGE_MAJORITY: f32 = 0.5;
 
@@ -36,6 +39,9 @@ pub const MERGE_MAJORITY: f32 = 0.5;
 pub struct MatchRule {
     pub threshold: f32,
     pub containment: f32,
+    /// The containment needed instead when the shorter text is at least [`SIMILAR_LENGTH`] of
+    /// the longer: an edited copy of about the same length, not a stub or an excerpt.
+    pub containment_similar_length: f32,
     pub min_length_ratio: f32,
     /// Lead shingles a text may have before the shared article starts...
     pub lead_slack: u32,
@@ -169,16 +175,32 @@ impl MatchRule {
         MatchRule {
             threshold: d.threshold as f32,
             containment: d.containment as f32,
+            containment_similar_length: d.containment_similar_length.min(d.containment) as f32,
             min_length_ratio: d.min_length_ratio as f32,
             lead_slack: d.lead_slack,
             lead_slack_share: d.lead_slack_share as f32,
         }
     }
 
-    /// The Jaccard similarity down to which MinHash banding must find candidates; containment
-    /// candidates come from the lead anchors instead.
+    /// The Jaccard similarity down to which MinHash banding must find candidates: the lower of
+    /// the threshold and the Jaccard of two texts of [`SIMILAR_LENGTH`] ratio at the
+    /// similar-length containment (`J = c·m/(1+m−c·m)`). Stubs and excerpts, whose Jaccard is
+    /// lower still, are found through the lead anchors.
     pub fn lowest_jaccard(&self) -> f32 {
-        self.threshold
+        let (c, m) = (
+            self.containment_similar_length.min(self.containment),
+            SIMILAR_LENGTH,
+        );
+        self.threshold.min(c * m / (1.0 + m - c * m))
+    }
+
+    /// The containment the pair needs: lower for texts of similar length.
+    pub fn containment_needed(&self, pair: &PairScore) -> f32 {
+        if pair.length_ratio >= SIMILAR_LENGTH {
+            self.containment_similar_length.min(self.containment)
+        } else {
+            self.containment
+        }
     }
 
     fn lead_ok(&self, offset: Option<u32>, len: u32) -> bool {
@@ -195,7 +217,7 @@ impl MatchRule {
 
     /// `Some(score)` when the pair is a match.
     pub fn score(&self, pair: &PairScore) -> Option<f32> {
-        let contained = pair.containment >= self.containment
+        let contained = pair.containment >= self.containment_needed(pair)
             && pair.length_ratio >= self.min_length_ratio
             && self.leads_agree(pair);
         if contained {
@@ -211,9 +233,9 @@ impl MatchRule {
     pub fn verdict(&self, pair: &PairScore) -> Verdict {
         let score = self.score(pair);
         let lead_agrees = self.leads_agree(pair);
-        let contained = pair.containment >= self.containment
-            && pair.length_ratio >= self.min_length_ratio
-            && lead_agrees;
+        let needed = self.containment_needed(pair);
+        let contained =
+            pair.containment >= needed && pair.length_ratio >= self.min_length_ratio && lead_agrees;
         let rule = if contained {
             RuleKind::Containment
         } else if pair.jaccard >= self.threshold {
@@ -221,7 +243,7 @@ impl MatchRule {
         } else {
             // Closest: the part with the smaller relative gap.
             let gap_j = (self.threshold - pair.jaccard) / self.threshold.max(1e-6);
-            let gap_c = (self.containment - pair.containment).max(0.0) / self.containment.max(1e-6);
+            let gap_c = (needed - pair.containment).max(0.0) / needed.max(1e-6);
             if pair.exact && gap_c <= gap_j {
                 RuleKind::Containment
             } else {
@@ -238,12 +260,12 @@ impl MatchRule {
                     self.threshold
                 )),
                 RuleKind::Containment => {
-                    if pair.containment < self.containment {
+                    if pair.containment < needed {
                         shortfalls.push(format!(
                             "Containment {:.3} is {:.3} below {:.3}.",
                             pair.containment,
-                            self.containment - pair.containment,
-                            self.containment
+                            needed - pair.containment,
+                            needed
                         ));
                     }
                     if pair.length_ratio < self.min_length_ratio {
@@ -303,6 +325,7 @@ mod tests {
     const RULE: MatchRule = MatchRule {
         threshold: 0.5,
         containment: 0.8,
+        containment_similar_length: 0.8,
         min_length_ratio: 0.1,
         lead_slack: 40,
         lead_slack_share: 0.15,

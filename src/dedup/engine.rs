@@ -16,7 +16,7 @@ use super::cluster::{MatchRule, PairScore, MERGE_MAJORITY};
 use super::lsh::{optimal_bands, LshIndex};
 use super::merge::{Candidate, MergePolicy};
 use super::minhash::{Fingerprint, Signer};
-use super::profile::Profile;
+use super::profile::{Profile, MAX_ANCHORS};
 use super::shingle::{Prepared, Preparer};
 
 /// Everything the engine needs from the configuration.
@@ -144,9 +144,11 @@ pub struct Engine {
     /// 16-bit truncated signatures, `slots` per document (equal-slot counting needs no more).
     sigs: Vec<u16>,
     /// Exact shingle sets, one per document (empty for signatures restored without one).
-    profiles: Vec<Profile>,
-    /// Lead anchor → newest documents carrying it (containment candidates).
-    anchors: SpreadMap<u32, Vec<u32>>,
+    profiles: Vec<std::sync::Arc<Profile>>,
+    /// Lead anchor → newest node carrying it (containment candidates); a node is
+    /// `doc * MAX_ANCHORS + slot`, and `anchor_next` links each node to the next older one.
+    anchor_heads: SpreadMap<u32, u32>,
+    anchor_next: Vec<u32>,
     /// Paragraph key → the stories it was seen in (cross-story recurring chrome).
     recurrence: SpreadMap<u64, Recurrence>,
     /// Absorbed story → the story it was merged into.
@@ -213,7 +215,8 @@ impl Engine {
             policy,
             sigs: Vec::new(),
             profiles: Vec::new(),
-            anchors: SpreadMap::default(),
+            anchor_heads: SpreadMap::default(),
+            anchor_next: Vec::new(),
             recurrence: SpreadMap::default(),
             aliases: HashMap::new(),
             docs: Vec::new(),
@@ -364,7 +367,7 @@ impl Engine {
             });
         let parts: Vec<(&[u64], u32)> = parts.collect();
         let mut fp = self.signer.sign(parts.iter().map(|(s, _)| *s), words);
-        fp.profile = Profile::build(parts.iter().copied());
+        fp.profile = std::sync::Arc::new(Profile::build(&parts));
         if min_stories > 0 {
             fp.paragraph_keys = paragraphs
                 .iter()
@@ -578,23 +581,31 @@ impl Engine {
         };
         self.index.candidates(&self.keys, BUCKET_WALK, &mut visit);
         for anchor in fp.profile.anchors() {
-            if let Some(docs) = self.anchors.get(anchor) {
-                for &d in docs.iter().rev() {
-                    visit(d);
-                }
+            let mut node = self.anchor_heads.get(anchor).copied().unwrap_or(NO_DOC);
+            let mut walked = 0;
+            while node != NO_DOC && walked < ANCHOR_BUCKET {
+                visit(node / MAX_ANCHORS as u32);
+                walked += 1;
+                node = self
+                    .anchor_next
+                    .get(node as usize)
+                    .copied()
+                    .unwrap_or(NO_DOC);
             }
         }
         found
     }
 
     fn index_anchors(&mut self, doc: u32) {
-        let anchors: Vec<u32> = self.profiles[doc as usize].anchors().to_vec();
-        for a in anchors {
-            let bucket = self.anchors.entry(a).or_default();
-            bucket.push(doc);
-            if bucket.len() >= 2 * ANCHOR_BUCKET {
-                bucket.drain(..ANCHOR_BUCKET);
-            }
+        let base = doc as usize * MAX_ANCHORS;
+        if self.anchor_next.len() < base + MAX_ANCHORS {
+            self.anchor_next.resize(base + MAX_ANCHORS, NO_DOC);
+        }
+        let profile = &self.profiles[doc as usize];
+        for (slot, &a) in profile.anchors().iter().take(MAX_ANCHORS).enumerate() {
+            let node = (base + slot) as u32;
+            let previous = self.anchor_heads.insert(a, node).unwrap_or(NO_DOC);
+            self.anchor_next[node as usize] = previous;
         }
     }
 
@@ -816,7 +827,8 @@ impl Engine {
         let mut old_profiles = std::mem::take(&mut self.profiles);
         let old_stories = std::mem::take(&mut self.stories);
         self.index.clear();
-        self.anchors.clear();
+        self.anchor_heads.clear();
+        self.anchor_next.clear();
         self.exact.clear();
         self.story_slot.clear();
         self.stamp.clear();
@@ -933,8 +945,9 @@ impl Engine {
     /// Approximate heap bytes of the index and signatures (metadata excluded).
     pub fn index_bytes(&self) -> usize {
         self.index.heap_bytes()
-            + self.profiles.iter().map(Profile::heap_bytes).sum::<usize>()
-            + self.anchors.capacity() * 40
+            + self.profiles.iter().map(|p| p.heap_bytes()).sum::<usize>()
+            + self.anchor_heads.capacity() * 9
+            + self.anchor_next.capacity() * 4
             + self.recurrence.capacity() * 33
             + self.sigs.capacity() * 2
             + self.docs.capacity() * std::mem::size_of::<Doc>()

@@ -14,6 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::SignatureScheme;
 
+use std::sync::Arc;
+
 use super::profile::Profile;
 
 /// The signature of one text plus what the match rule needs.
@@ -26,8 +28,9 @@ pub struct Fingerprint {
     /// Words of matched text: "fullest text" when choosing a canonical.
     pub words: u32,
     /// The exact shingle set with paragraph positions (empty in signatures stored by versions
-    /// before profiles existed: those pairs fall back to the MinHash estimate).
-    pub profile: Profile,
+    /// before profiles existed: those pairs fall back to the MinHash estimate). Shared, so the
+    /// engine keeps it without copying.
+    pub profile: Arc<Profile>,
     /// Identity keys of the text's paragraphs long enough to count as prose, for the engine's
     /// cross-story recurrence counts. Not persisted.
     #[serde(skip)]
@@ -105,9 +108,9 @@ impl Fingerprint {
             if sig_end + used != bytes.len() {
                 return None;
             }
-            profile
+            Arc::new(profile)
         } else {
-            Profile::default()
+            Arc::default()
         };
         Some(Fingerprint {
             shingles: word(0),
@@ -212,7 +215,7 @@ impl Signer {
             sig,
             shingles: count.min(u32::MAX as usize) as u32,
             words,
-            profile: Profile::default(),
+            profile: Arc::default(),
             paragraph_keys: Vec::new(),
         }
     }
@@ -323,7 +326,7 @@ mod tests {
         assert_eq!(Fingerprint::from_bytes(&[1, 2, 3]), None);
         let mut with_profile = f.clone();
         let shingles = set(0..50);
-        with_profile.profile = Profile::build([(&shingles[..], 50)]);
+        with_profile.profile = Arc::new(Profile::build(&[(&shingles[..], 50)]));
         assert_eq!(
             Fingerprint::from_bytes(&with_profile.to_bytes()),
             Some(with_profile.clone())
