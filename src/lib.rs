@@ -14,11 +14,14 @@
 //!
 //! Inside `dedup`, one article goes through three stages:
 //! 1. **prepare** ([`dedup::Preparer`], stateless, runs on many threads): HTML to text, Unicode
-//!    folding, words, built-in boilerplate, word shingles hashed with xxh3;
-//! 2. **fingerprint** ([`Engine::fingerprint`]): learned per-outlet boilerplate is dropped and the
-//!    rest signed with MinHash ([`dedup::Signer`]);
-//! 3. **insert** ([`Engine::insert`]): LSH proposes candidates, the match rule verifies them, the
-//!    article joins the best story or starts one, and the merge policy picks the canonical version.
+//!    folding, words, built-in boilerplate and structural page chrome set aside, word shingles
+//!    hashed with xxh3;
+//! 2. **fingerprint** ([`Engine::fingerprint`]): learned per-outlet and cross-story recurring
+//!    paragraphs are set aside too; the article text is signed with MinHash ([`dedup::Signer`])
+//!    and kept as an exact profile ([`dedup::Profile`]);
+//! 3. **insert** ([`Engine::insert`]): LSH bands and lead anchors propose candidates, the match
+//!    rule verifies them exactly ([`dedup::pair_score`]), the article joins the best story or
+//!    starts one (merging stories it bridges), and the merge policy picks the canonical version.
 //!
 //! ## Modules
 //!
