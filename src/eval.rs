@@ -159,15 +159,8 @@ impl Labels {
 
 /// Members of each cluster of a labelling, largest first (ties: first appearance).
 pub fn clusters_by_size(labels: &[u32]) -> Vec<Vec<usize>> {
-    let mut slot: HashMap<u32, usize> = HashMap::new();
-    let mut out: Vec<Vec<usize>> = Vec::new();
-    for (i, &l) in labels.iter().enumerate() {
-        let s = *slot.entry(l).or_insert_with(|| {
-            out.push(Vec::new());
-            out.len() - 1
-        });
-        out[s].push(i);
-    }
+    let mut out = clusters_in_order(labels);
+    // Stable: ties keep the order of first appearance.
     out.sort_by_key(|members| std::cmp::Reverse(members.len()));
     out
 }

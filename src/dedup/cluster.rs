@@ -203,10 +203,13 @@ impl MatchRule {
         }
     }
 
+    /// Lead shingles a text of `len` shingles may have before the shared article starts.
+    pub fn lead_allowed(&self, len: u32) -> f32 {
+        self.lead_slack as f32 + self.lead_slack_share * len as f32
+    }
+
     fn lead_ok(&self, offset: Option<u32>, len: u32) -> bool {
-        offset.is_some_and(|o| {
-            o as f32 <= self.lead_slack as f32 + self.lead_slack_share * len as f32
-        })
+        offset.is_some_and(|o| o as f32 <= self.lead_allowed(len))
     }
 
     /// Whether both articles start alike (see the module docs).
@@ -291,7 +294,7 @@ impl MatchRule {
 
 fn lead_sentence(rule: &MatchRule, pair: &PairScore) -> String {
     let side = |name: &str, offset: Option<u32>, len: u32| -> Option<String> {
-        let slack = rule.lead_slack as f32 + rule.lead_slack_share * len as f32;
+        let slack = rule.lead_allowed(len);
         match offset {
             None => Some(format!("no lead paragraph of {name} is in the other text")),
             Some(o) if o as f32 > slack => Some(format!(

@@ -48,30 +48,26 @@ impl Fingerprint {
 
     /// Estimated Jaccard similarity of two fingerprints' shingle sets.
     pub fn jaccard(&self, other: &Fingerprint) -> f32 {
-        if self.is_empty() || other.is_empty() || self.sig.len() != other.sig.len() {
-            return 0.0;
-        }
-        let equal = self
-            .sig
-            .iter()
-            .zip(&other.sig)
-            .filter(|(a, b)| a == b)
-            .count();
-        equal as f32 / self.sig.len() as f32
+        self.equal_share(other, |a, b| a == b)
     }
 
     /// The same estimate over 16-bit truncated slots, as the engine keeps them in memory.
     pub fn jaccard16(&self, other: &Fingerprint) -> f32 {
+        self.equal_share(other, |a, b| a as u16 == b as u16)
+    }
+
+    /// Share of slots that `equal` calls equal (0 when either text is empty).
+    fn equal_share(&self, other: &Fingerprint, equal: impl Fn(u32, u32) -> bool) -> f32 {
         if self.is_empty() || other.is_empty() || self.sig.len() != other.sig.len() {
             return 0.0;
         }
-        let equal = self
+        let n = self
             .sig
             .iter()
             .zip(&other.sig)
-            .filter(|(a, b)| **a as u16 == **b as u16)
+            .filter(|(a, b)| equal(**a, **b))
             .count();
-        equal as f32 / self.sig.len() as f32
+        n as f32 / self.sig.len() as f32
     }
 
     /// Serialises to bytes for storage, all little-endian: shingles, words, slot count (with

@@ -164,34 +164,8 @@ fn run_engine(
 ) -> anyhow::Result<(Vec<Seen>, Vec<String>, Learned)> {
     let cap = config.dedup.max_line_bytes.get();
     let mut engine = Engine::new(config)?;
-    let file = File::open(path)
-        .with_context(|| format!("cannot open articles file {}", path.display()))?;
-    let mut reader = LineReader::new(BufReader::with_capacity(1 << 20, file), cap);
     let mut seen = Vec::new();
-    let mut rejected = Vec::new();
-    loop {
-        let line = reader
-            .read(None)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let line = match line {
-            ReadOutcome::Eof => break,
-            ReadOutcome::TooLong { number, len } => {
-                rejected.push(format!(
-                    "{}:{number}: line is {len} bytes, over the cap of {cap} (dedup.max_line_bytes)",
-                    path.display()
-                ));
-                continue;
-            }
-            ReadOutcome::Line(l) => l,
-        };
-        let input = match parse_line(&line.bytes) {
-            Ok(input) => input,
-            Err(message) => {
-                rejected.push(format!("{}:{}: {message}", path.display(), line.number));
-                continue;
-            }
-        };
-        let article = input.article;
+    let rejected = super::read_articles(path, cap, |_, article| {
         let prepared = engine.prepare(&article);
         let fp = engine.fingerprint(article.meta.outlet.as_deref(), &prepared);
         let time = article
@@ -205,7 +179,8 @@ fn run_engine(
             story: decision.story.0,
             fp,
         });
-    }
+        Ok(())
+    })?;
     // Stories merged later in the run: score each article by the story it ended in.
     for s in &mut seen {
         s.story = engine.resolve(StoryId(s.story)).0;

@@ -9,8 +9,7 @@
 
 use std::collections::HashSet;
 use std::fmt::Write as _;
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -21,7 +20,6 @@ use crate::dedup::{
     pair_score, CandidatePaths, Engine, EngineConfig, Fingerprint, MatchRule, PairScore, Prepared,
     Verdict,
 };
-use crate::jsonl::{parse_line, LineReader, ReadOutcome};
 use crate::model::{ArticleMeta, StoryId};
 use crate::normalize::chrome::SetAside;
 use crate::store::{store_path, SqliteStore, Store, StoryQuery};
@@ -218,42 +216,9 @@ fn run_input(
 ) -> anyhow::Result<(Engine, [Side; 2])> {
     let cap = config.dedup.max_line_bytes.get();
     let mut engine = Engine::new(config)?;
-    let file = File::open(path)
-        .with_context(|| format!("cannot open articles file {}", path.display()))?;
-    let mut reader = LineReader::new(BufReader::with_capacity(1 << 20, file), cap);
     let mut got: [Option<Captured>; 2] = [None, None];
     let mut repeats: [u64; 2] = [0, 0];
-    let mut rejected = 0u64;
-    let mut first_rejected = None;
-    loop {
-        let line = reader
-            .read(None)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let line = match line {
-            ReadOutcome::Eof => break,
-            ReadOutcome::TooLong { number, len } => {
-                rejected += 1;
-                first_rejected.get_or_insert_with(|| {
-                    format!(
-                        "{}:{number}: line is {len} bytes, over the cap of {cap} (dedup.max_line_bytes)",
-                        path.display()
-                    )
-                });
-                continue;
-            }
-            ReadOutcome::Line(l) => l,
-        };
-        let input = match parse_line(&line.bytes) {
-            Ok(input) => input,
-            Err(message) => {
-                rejected += 1;
-                first_rejected.get_or_insert_with(|| {
-                    format!("{}:{}: {message}", path.display(), line.number)
-                });
-                continue;
-            }
-        };
-        let article = input.article;
+    let rejected = super::read_articles(path, cap, |number, article| {
         let prepared = engine.prepare(&article);
         let (fp, classified) =
             engine.fingerprint_classified(article.meta.outlet.as_deref(), &prepared);
@@ -274,7 +239,7 @@ fn run_input(
                             "syndedup explain: id \"{}\" appears again at {}:{}; using its first line ({})",
                             ids[k],
                             path.display(),
-                            line.number,
+                            number,
                             got[k].as_ref().map_or(0, |c| c.line)
                         );
                     }
@@ -312,15 +277,16 @@ fn run_input(
                 paragraphs,
                 shingle_sets: shingle_sets(&prepared),
                 keys: prepared.paragraphs.iter().map(|p| p.key).collect(),
-                line: line.number,
+                line: number,
             });
         }
-    }
-    if rejected > 0 {
+        Ok(())
+    })?;
+    if let Some(first) = rejected.first() {
+        let n = rejected.len();
         eprintln!(
-            "syndedup explain: skipped {rejected} unreadable line{} (first: {})",
-            if rejected == 1 { "" } else { "s" },
-            first_rejected.unwrap_or_default()
+            "syndedup explain: skipped {n} unreadable line{} (first: {first})",
+            if n == 1 { "" } else { "s" },
         );
     }
     let [a, b] = got;
@@ -551,17 +517,7 @@ pub fn to_json(e: &Explanation) -> serde_json::Value {
 
 /// Lead shingles a text of `len` shingles may have before the shared article starts.
 fn lead_allowed(rule: &MatchRule, len: u32) -> u32 {
-    (rule.lead_slack as f32 + rule.lead_slack_share * len as f32).floor() as u32
-}
-
-fn snippet(text: &str, width: usize) -> String {
-    let clean: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if clean.chars().count() <= width {
-        return clean;
-    }
-    let mut cut: String = clean.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
+    rule.lead_allowed(len).floor() as u32
 }
 
 fn duration(secs: i64) -> String {
@@ -656,7 +612,7 @@ pub fn to_text(e: &Explanation) -> String {
                     let _ = writeln!(
                         t,
                         "   {i:>3} {mark:<24} {}",
-                        snippet(&p.text, SNIPPET_CHARS)
+                        super::clip(&p.text, SNIPPET_CHARS)
                     );
                 }
             }
@@ -693,11 +649,11 @@ pub fn to_text(e: &Explanation) -> String {
                 "  A#{:<3} ↔ B#{:<3} ({how})  {}",
                 x.a,
                 x.b,
-                snippet(text, 70)
+                super::clip(text, 70)
             );
             if !x.identical {
                 let text = pb.get(x.b).map_or("", |p| p.text.as_str());
-                let _ = writeln!(t, "  {:>26}{}", "", snippet(text, 70));
+                let _ = writeln!(t, "  {:>26}{}", "", super::clip(text, 70));
             }
         }
         let _ = writeln!(t);

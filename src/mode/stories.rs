@@ -126,16 +126,6 @@ pub fn story_json(story: &StoredStory, rule: &crate::dedup::MatchRule) -> Vec<u8
     story_line(&view, &raw, &IdStyle::default())
 }
 
-fn clip(text: &str, width: usize) -> String {
-    let clean: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if clean.chars().count() <= width {
-        return clean;
-    }
-    let mut cut: String = clean.chars().take(width.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
-
 fn write_table(out: &mut impl Write, stories: &[StoredStory]) -> io::Result<()> {
     if stories.is_empty() {
         return writeln!(out, "no stories");
@@ -148,8 +138,8 @@ fn write_table(out: &mut impl Write, stories: &[StoredStory]) -> io::Result<()> 
                 s.story.to_string(),
                 rfc3339(s.first_seen),
                 s.copies.len().to_string(),
-                clip(meta.and_then(|m| m.outlet.as_deref()).unwrap_or("-"), 20),
-                clip(
+                super::clip(meta.and_then(|m| m.outlet.as_deref()).unwrap_or("-"), 20),
+                super::clip(
                     meta.and_then(|m| m.title.as_deref().or(Some(m.id.as_str())))
                         .unwrap_or("-"),
                     70,
@@ -207,7 +197,10 @@ mod tests {
 
     #[test]
     fn long_titles_are_clipped_on_char_boundaries() {
-        assert_eq!(clip("Zürich  prices\nrise", 40), "Zürich prices rise");
-        assert_eq!(clip("ééééé", 3), "éé…");
+        assert_eq!(
+            crate::mode::clip("Zürich  prices\nrise", 40),
+            "Zürich prices rise"
+        );
+        assert_eq!(crate::mode::clip("ééééé", 3), "éé…");
     }
 }
