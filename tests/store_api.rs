@@ -508,3 +508,46 @@ fn a_story_merge_is_stored_and_its_id_resolves_after_a_restart() {
     assert_eq!(restored.resolve(absorbed), survivor);
     assert_eq!(restored.stories().len(), 1);
 }
+
+#[test]
+fn paragraphs_recurring_across_stories_are_known_again_after_a_restart() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("state.db");
+    let quote = "Our relationship with the river council has never been worse, the minister wrote on Monday.";
+    let mut engine = Engine::with_defaults();
+    let mut records = Vec::new();
+    for (i, seed) in [31u64, 32, 33].into_iter().enumerate() {
+        let body = format!("{}.\n{quote}\n{}.", text(seed), text(seed + 100));
+        let a = article(&format!("q{i}"), "Wire", &body, T0 + i as i64 * 60);
+        records.push(decide(&mut engine, &a));
+    }
+    let stories: std::collections::HashSet<StoryId> =
+        records.iter().map(|r| r.decision.story).collect();
+    assert_eq!(
+        stories.len(),
+        3,
+        "three different stories quote the same line"
+    );
+    {
+        let mut store = SqliteStore::open(&path).expect("open");
+        store
+            .commit(&Batch {
+                items: records,
+                ..Batch::default()
+            })
+            .expect("commit");
+    }
+    let store = SqliteStore::open(&path).expect("reopen");
+    let snapshot = store.load(0).expect("load");
+    let mut restored = Engine::with_defaults();
+    restore_engine(&mut restored, &snapshot);
+    let fourth = article("q4", "Post", &format!("{}.\n{quote}", text(40)), T0 + 600);
+    let prepared = restored.prepare(&fourth);
+    let (_, classified) = restored.fingerprint_classified(Some("Post"), &prepared);
+    assert_eq!(
+        classified.reasons[1],
+        Some(syndedup::normalize::chrome::SetAside::Recurring),
+        "{classified:?}"
+    );
+    assert_eq!(classified.reasons[0], None);
+}

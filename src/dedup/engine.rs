@@ -809,6 +809,9 @@ impl Engine {
         if canonical || s.canonical == NO_DOC {
             s.canonical = doc;
         }
+        if self.config.boilerplate.recurring_min_stories > 0 && !fp.paragraph_keys.is_empty() {
+            self.record_recurrence(&fp.paragraph_keys, story);
+        }
     }
 
     /// Drops from the index every article older than the window before `now` (Unix seconds),

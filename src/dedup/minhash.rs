@@ -32,13 +32,14 @@ pub struct Fingerprint {
     /// engine keeps it without copying.
     pub profile: Arc<Profile>,
     /// Identity keys of the text's paragraphs long enough to count as prose, for the engine's
-    /// cross-story recurrence counts. Not persisted.
-    #[serde(skip)]
+    /// cross-story recurrence counts (persisted, so a restart rebuilds the counts).
     pub paragraph_keys: Vec<u64>,
 }
 
 /// Set in the slot-count word of [`Fingerprint::to_bytes`] when a profile follows the slots.
 const PROFILE_FLAG: u32 = 0x8000_0000;
+/// Set as well when the paragraph keys follow the profile.
+const KEYS_FLAG: u32 = 0x4000_0000;
 
 impl Fingerprint {
     /// True when the text had no words: such a text matches nothing.
@@ -71,16 +72,22 @@ impl Fingerprint {
     }
 
     /// Serialises to bytes for storage, all little-endian: shingles, words, slot count (with
-    /// a flag bit when a profile follows), the slots, then the profile.
+    /// flag bits: a profile follows, paragraph keys follow), the slots, the profile, then the
+    /// number of paragraph keys and the keys.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(12 + 4 * self.sig.len() + 8 * self.profile.len() + 64);
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.words.to_le_bytes());
-        out.extend_from_slice(&(self.sig.len() as u32 | PROFILE_FLAG).to_le_bytes());
+        let flags = PROFILE_FLAG | KEYS_FLAG;
+        out.extend_from_slice(&(self.sig.len() as u32 | flags).to_le_bytes());
         for v in &self.sig {
             out.extend_from_slice(&v.to_le_bytes());
         }
         self.profile.write_bytes(&mut out);
+        out.extend_from_slice(&(self.paragraph_keys.len() as u32).to_le_bytes());
+        for k in &self.paragraph_keys {
+            out.extend_from_slice(&k.to_le_bytes());
+        }
         out
     }
 
@@ -93,27 +100,41 @@ impl Fingerprint {
         let word =
             |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let flagged = word(8);
-        let slots = (flagged & !PROFILE_FLAG) as usize;
+        let slots = (flagged & !(PROFILE_FLAG | KEYS_FLAG)) as usize;
         let sig_end = 12usize.checked_add(slots.checked_mul(4)?)?;
         if bytes.len() < sig_end {
             return None;
         }
         let sig: Vec<u32> = (12..sig_end).step_by(4).map(word).collect();
+        let mut at = sig_end;
         let profile = if flagged & PROFILE_FLAG != 0 {
             let (profile, used) = Profile::read_bytes(&bytes[sig_end..])?;
-            if sig_end + used != bytes.len() {
-                return None;
-            }
+            at += used;
             Arc::new(profile)
         } else {
             Arc::default()
         };
+        let mut paragraph_keys = Vec::new();
+        if flagged & KEYS_FLAG != 0 {
+            let n = bytes.get(at..at + 4).map(|_| word(at))? as usize;
+            at += 4;
+            let end = at.checked_add(n.checked_mul(8)?)?;
+            let keys = bytes.get(at..end)?;
+            paragraph_keys = keys
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
+                .collect();
+            at = end;
+        }
+        if flagged & PROFILE_FLAG != 0 && at != bytes.len() {
+            return None;
+        }
         Some(Fingerprint {
             shingles: word(0),
             words: word(4),
             sig,
             profile,
-            paragraph_keys: Vec::new(),
+            paragraph_keys,
         })
     }
 }
@@ -323,6 +344,7 @@ mod tests {
         let mut with_profile = f.clone();
         let shingles = set(0..50);
         with_profile.profile = Arc::new(Profile::build(&[(&shingles[..], 50)]));
+        with_profile.paragraph_keys = vec![7, u64::MAX];
         assert_eq!(
             Fingerprint::from_bytes(&with_profile.to_bytes()),
             Some(with_profile.clone())
