@@ -84,6 +84,13 @@ pub struct DedupConfig {
     /// ...plus this share of the text's own length.
     #[serde(default = "default_lead_slack_share")]
     pub lead_slack_share: f64,
+    /// ...and each text's lead, from its first to its last paragraph found in the other, must
+    /// be at least this share in the other (a quoting page skips paragraphs).
+    #[serde(default = "default_lead_coverage")]
+    pub lead_coverage: f64,
+    /// Whole pages (set-aside paragraphs included) this similar are one story (0: off).
+    #[serde(default = "default_page_threshold")]
+    pub page_threshold: f64,
     /// Merge two stories when one article matches a majority of each.
     #[serde(default = "default_true")]
     pub merge_stories: bool,
@@ -122,6 +129,12 @@ fn default_lead_slack() -> u32 {
 fn default_lead_slack_share() -> f64 {
     0.15
 }
+fn default_lead_coverage() -> f64 {
+    0.6
+}
+fn default_page_threshold() -> f64 {
+    0.8
+}
 fn default_window() -> Duration {
     Duration::from_secs(3 * 24 * 3600)
 }
@@ -144,6 +157,8 @@ impl Default for DedupConfig {
             min_length_ratio: default_min_length_ratio(),
             lead_slack: default_lead_slack(),
             lead_slack_share: default_lead_slack_share(),
+            lead_coverage: default_lead_coverage(),
+            page_threshold: default_page_threshold(),
             merge_stories: true,
             window: default_window(),
             retention: default_retention(),
@@ -579,6 +594,18 @@ impl Config {
             p.push(format!(
                 "dedup.lead_slack_share is {} but must be between 0 and 1.",
                 d.lead_slack_share
+            ));
+        }
+        if !(d.lead_coverage >= 0.0 && d.lead_coverage <= 1.0) {
+            p.push(format!(
+                "dedup.lead_coverage is {} but must be between 0 and 1.",
+                d.lead_coverage
+            ));
+        }
+        if !(d.page_threshold >= 0.0 && d.page_threshold <= 1.0) {
+            p.push(format!(
+                "dedup.page_threshold is {} but must be between 0 and 1 (0 turns the page rule off).",
+                d.page_threshold
             ));
         }
         if d.permutations.get() < 16 || d.permutations.get() > 1024 {

@@ -16,7 +16,15 @@
 //!   lead, or a copy wrapped in unrecognised chrome passes; a live blog or digest (the item is in
 //!   its middle), a write-thru with a new top, or a blog post quoting a story's middle does not.
 //!
-//! The score of a match is `max(J, C)` when containment counts, `J` otherwise.
+//!   Where the shared part of a text begins after its first lead paragraph, the other must also
+//!   hold at least `lead_coverage` of that text's lead up to its last shared paragraph: an
+//!   excerpt quoted by a blog picks paragraphs and skips those between;
+//! - or the whole pages, set-aside paragraphs included, have Jaccard `>= page_threshold`:
+//!   near-identical pages are one story whatever each side set aside (learned chrome differs
+//!   between two snapshots of one page when the learner saw one and not the other).
+//!
+//! The score of a match is `max(J, C)` when containment counts, the page Jaccard when only the
+//! page rule fires, `J` otherwise.
 //!
 //! **Joining and merging.** An arriving article is compared with every candidate the indexes
 //! offer (within the dedup window) and joins the story of the best match (equal scores: the
@@ -47,6 +55,11 @@ pub struct MatchRule {
     pub lead_slack: u32,
     /// ...plus this share of its own length.
     pub lead_slack_share: f32,
+    /// The share of each text's lead shingles, from its first to its last paragraph found in
+    /// the other, that the other must hold (see [`Overlap::lead_coverage_a`]).
+    pub lead_coverage: f32,
+    /// Whole-page Jaccard from which two texts are one story whatever they set aside (0: off).
+    pub page_threshold: f32,
 }
 
 /// How two texts compare.
@@ -65,6 +78,13 @@ pub struct PairScore {
     /// or the pair had no profiles.
     pub lead_offset_a: Option<u32>,
     pub lead_offset_b: Option<u32>,
+    /// See [`Overlap::lead_coverage_a`]; 1 when estimated.
+    pub lead_coverage_a: f32,
+    pub lead_coverage_b: f32,
+    /// Jaccard similarity of the whole pages, set-aside paragraphs included (see
+    /// [`super::profile::Profile::page_jaccard`]); `None` when not computed (the engine only
+    /// computes it when the rest of the rule does not match) or without profiles.
+    pub page_jaccard: Option<f32>,
     /// False when the similarity was estimated from signatures alone.
     pub exact: bool,
 }
@@ -77,6 +97,8 @@ pub enum RuleKind {
     Jaccard,
     /// Containment with the length ratio and the article leads agreeing.
     Containment,
+    /// The whole pages, set-aside paragraphs included, are near-identical.
+    Page,
 }
 
 impl RuleKind {
@@ -84,6 +106,7 @@ impl RuleKind {
         match self {
             RuleKind::Jaccard => "jaccard",
             RuleKind::Containment => "containment",
+            RuleKind::Page => "page",
         }
     }
 }
@@ -118,6 +141,9 @@ impl PairScore {
             shingles_b: o.b,
             lead_offset_a: o.lead_offset_a,
             lead_offset_b: o.lead_offset_b,
+            lead_coverage_a: o.lead_coverage_a,
+            lead_coverage_b: o.lead_coverage_b,
+            page_jaccard: None,
             exact: true,
         }
     }
@@ -138,6 +164,9 @@ impl PairScore {
                 shingles_b,
                 lead_offset_a: None,
                 lead_offset_b: None,
+                lead_coverage_a: 1.0,
+                lead_coverage_b: 1.0,
+                page_jaccard: None,
                 exact: false,
             };
         }
@@ -152,6 +181,9 @@ impl PairScore {
             shingles_b,
             lead_offset_a: None,
             lead_offset_b: None,
+            lead_coverage_a: 1.0,
+            lead_coverage_b: 1.0,
+            page_jaccard: None,
             exact: false,
         }
     }
@@ -164,7 +196,9 @@ pub fn pair_score(a: &Fingerprint, b: &Fingerprint) -> PairScore {
         return PairScore::estimated(0.0, 0, 0);
     }
     if !a.profile.is_empty() && !b.profile.is_empty() {
-        return PairScore::from_overlap(&a.profile.overlap(&b.profile));
+        let mut pair = PairScore::from_overlap(&a.profile.overlap(&b.profile));
+        pair.page_jaccard = Some(a.profile.page_jaccard(&b.profile));
+        return pair;
     }
     PairScore::estimated(a.jaccard16(b), a.shingles, b.shingles)
 }
@@ -179,6 +213,8 @@ impl MatchRule {
             min_length_ratio: d.min_length_ratio as f32,
             lead_slack: d.lead_slack,
             lead_slack_share: d.lead_slack_share as f32,
+            lead_coverage: d.lead_coverage as f32,
+            page_threshold: d.page_threshold as f32,
         }
     }
 
@@ -208,14 +244,20 @@ impl MatchRule {
         self.lead_slack as f32 + self.lead_slack_share * len as f32
     }
 
-    fn lead_ok(&self, offset: Option<u32>, len: u32) -> bool {
-        offset.is_some_and(|o| o as f32 <= self.lead_allowed(len))
+    /// A text whose shared part begins at its very first lead paragraph is the other's cut-down
+    /// copy (truncated or abridged) whatever it skips; one whose shared part begins later must
+    /// carry the lead between as one run, or it is a page quoting paragraphs.
+    fn lead_ok(&self, offset: Option<u32>, len: u32, coverage: f32) -> bool {
+        offset.is_some_and(|o| {
+            o as f32 <= self.lead_allowed(len) && (o == 0 || coverage >= self.lead_coverage)
+        })
     }
 
-    /// Whether both articles start alike (see the module docs).
+    /// Whether both articles start alike and carry the shared text as one run (see the module
+    /// docs).
     pub fn leads_agree(&self, pair: &PairScore) -> bool {
-        self.lead_ok(pair.lead_offset_a, pair.shingles_a)
-            && self.lead_ok(pair.lead_offset_b, pair.shingles_b)
+        self.lead_ok(pair.lead_offset_a, pair.shingles_a, pair.lead_coverage_a)
+            && self.lead_ok(pair.lead_offset_b, pair.shingles_b, pair.lead_coverage_b)
     }
 
     /// `Some(score)` when the pair is a match.
@@ -228,8 +270,22 @@ impl MatchRule {
         } else if pair.jaccard >= self.threshold {
             Some(pair.jaccard)
         } else {
-            None
+            self.page_score(pair)
         }
+    }
+
+    /// `Some(page Jaccard)` when the whole pages are near-identical.
+    fn page_score(&self, pair: &PairScore) -> Option<f32> {
+        pair.page_jaccard
+            .filter(|&j| self.page_threshold > 0.0 && j >= self.page_threshold)
+    }
+
+    /// Whether two pages of these sizes (distinct shingles, set-aside ones included) could
+    /// reach the page threshold: the smaller must be at least the threshold's share of the larger.
+    pub fn page_sizes_allow(&self, a: usize, b: usize) -> bool {
+        self.page_threshold > 0.0
+            && (a.min(b) as f32) >= self.page_threshold * a.max(b) as f32
+            && a.min(b) > 0
     }
 
     /// The verdict with the rule that fired or came closest, and what it lacked.
@@ -243,6 +299,8 @@ impl MatchRule {
             RuleKind::Containment
         } else if pair.jaccard >= self.threshold {
             RuleKind::Jaccard
+        } else if self.page_score(pair).is_some() {
+            RuleKind::Page
         } else {
             // Closest: the part with the smaller relative gap.
             let gap_j = (self.threshold - pair.jaccard) / self.threshold.max(1e-6);
@@ -256,6 +314,7 @@ impl MatchRule {
         let mut shortfalls = Vec::new();
         if score.is_none() {
             match rule {
+                RuleKind::Page => {}
                 RuleKind::Jaccard => shortfalls.push(format!(
                     "Jaccard {:.3} is {:.3} below the threshold {:.3}.",
                     pair.jaccard,
@@ -293,19 +352,35 @@ impl MatchRule {
 }
 
 fn lead_sentence(rule: &MatchRule, pair: &PairScore) -> String {
-    let side = |name: &str, offset: Option<u32>, len: u32| -> Option<String> {
+    let side = |name: &str, offset: Option<u32>, len: u32, coverage: f32| -> Option<String> {
         let slack = rule.lead_allowed(len);
         match offset {
             None => Some(format!("no lead paragraph of {name} is in the other text")),
             Some(o) if o as f32 > slack => Some(format!(
                 "{name}'s shared text starts after {o} lead shingles (allowed {slack:.0})"
             )),
+            Some(o) if o > 0 && coverage < rule.lead_coverage => Some(format!(
+                "the other text holds only {:.0}% of {name}'s lead from its first to its last \
+                 shared paragraph (needs {:.0}%)",
+                coverage * 100.0,
+                rule.lead_coverage * 100.0
+            )),
             Some(_) => None,
         }
     };
     let parts: Vec<String> = [
-        side("the first text", pair.lead_offset_a, pair.shingles_a),
-        side("the second text", pair.lead_offset_b, pair.shingles_b),
+        side(
+            "the first text",
+            pair.lead_offset_a,
+            pair.shingles_a,
+            pair.lead_coverage_a,
+        ),
+        side(
+            "the second text",
+            pair.lead_offset_b,
+            pair.shingles_b,
+            pair.lead_coverage_b,
+        ),
     ]
     .into_iter()
     .flatten()
@@ -332,6 +407,8 @@ mod tests {
         min_length_ratio: 0.1,
         lead_slack: 40,
         lead_slack_share: 0.15,
+        lead_coverage: 0.6,
+        page_threshold: 0.8,
     };
 
     fn pair(a: u32, b: u32, shared: u32, off_a: Option<u32>, off_b: Option<u32>) -> PairScore {
@@ -341,6 +418,8 @@ mod tests {
             b,
             lead_offset_a: off_a,
             lead_offset_b: off_b,
+            lead_coverage_a: 1.0,
+            lead_coverage_b: 1.0,
         })
     }
 
@@ -373,6 +452,40 @@ mod tests {
         assert!(RULE.score(&pair(50, 5000, 50, Some(0), Some(0))).is_none());
         // No lead evidence (estimated from signatures): only Jaccard counts.
         assert!(RULE.score(&PairScore::estimated(0.3, 300, 1000)).is_none());
+    }
+
+    #[test]
+    fn an_abridged_copy_matches_and_a_quote_does_not() {
+        let mut abridged = pair(400, 1000, 400, Some(0), Some(0));
+        abridged.lead_coverage_b = 0.45;
+        assert!(RULE.score(&abridged).is_some());
+        // The same, but its shared part begins after the original's lead paragraph.
+        let mut quote = abridged;
+        quote.lead_offset_b = Some(20);
+        assert!(RULE.score(&quote).is_none());
+        let v = RULE.verdict(&quote);
+        assert!(v.shortfalls[0].contains("only 45%"), "{v:?}");
+        quote.lead_coverage_b = 0.9;
+        assert!(RULE.score(&quote).is_some());
+    }
+
+    #[test]
+    fn near_identical_pages_match_whatever_they_set_aside() {
+        let mut snapshot = pair(300, 320, 60, Some(0), None);
+        assert!(RULE.score(&snapshot).is_none());
+        snapshot.page_jaccard = Some(0.85);
+        assert_eq!(RULE.score(&snapshot), Some(0.85));
+        assert_eq!(RULE.verdict(&snapshot).rule, RuleKind::Page);
+        snapshot.page_jaccard = Some(0.7);
+        assert!(RULE.score(&snapshot).is_none());
+        assert!(RULE.page_sizes_allow(900, 1000));
+        assert!(!RULE.page_sizes_allow(700, 1000));
+        let off = MatchRule {
+            page_threshold: 0.0,
+            ..RULE
+        };
+        snapshot.page_jaccard = Some(1.0);
+        assert!(off.score(&snapshot).is_none());
     }
 
     #[test]

@@ -71,6 +71,8 @@ const ANCHOR_BUCKET: usize = 64;
 const MERGE_CHECK: usize = 64;
 /// Paragraph keys whose recurrence is tracked, at most; past it the counts start afresh.
 const RECURRENCE_CAP: usize = 4_000_000;
+/// Recent documents per outlet compared page to page (see [`MatchRule`]'s page rule).
+const PAGE_RECENT: usize = 16;
 const NO_DOC: u32 = u32::MAX;
 
 /// In how many different stories a paragraph was seen (up to a few), and the last two.
@@ -149,6 +151,9 @@ pub struct Engine {
     /// `doc * MAX_ANCHORS + slot`, and `anchor_next` links each node to the next older one.
     anchor_heads: SpreadMap<u32, u32>,
     anchor_next: Vec<u32>,
+    /// Outlet (hashed) → its newest indexed documents, newest first: the candidates of the
+    /// whole-page comparison, which is about snapshots of one outlet's page.
+    outlet_recent: SpreadMap<u64, std::collections::VecDeque<u32>>,
     /// Paragraph key → the stories it was seen in (cross-story recurring chrome).
     recurrence: SpreadMap<u64, Recurrence>,
     /// Absorbed story → the story it was merged into.
@@ -217,6 +222,7 @@ impl Engine {
             profiles: Vec::new(),
             anchor_heads: SpreadMap::default(),
             anchor_next: Vec::new(),
+            outlet_recent: SpreadMap::default(),
             recurrence: SpreadMap::default(),
             aliases: HashMap::new(),
             docs: Vec::new(),
@@ -367,7 +373,12 @@ impl Engine {
             });
         let parts: Vec<(&[u64], u32)> = parts.collect();
         let mut fp = self.signer.sign(parts.iter().map(|(s, _)| *s), words);
-        fp.profile = std::sync::Arc::new(Profile::build(&parts));
+        let aside = paragraphs
+            .iter()
+            .zip(&matched)
+            .filter(|(_, m)| !**m)
+            .map(|(p, _)| &prepared.shingles[p.start as usize..p.end as usize]);
+        fp.profile = std::sync::Arc::new(Profile::build(&parts).with_aside(aside));
         if min_stories > 0 {
             fp.paragraph_keys = paragraphs
                 .iter()
@@ -438,6 +449,7 @@ impl Engine {
         self.sig16.clear();
         self.sig16.extend(fp.sig.iter().map(|&v| v as u16));
         let exact_key = exact_key(fp);
+        let outlet = outlet_key(meta.outlet.as_deref());
 
         // The new document goes in first (unindexed) so pairs can be scored by document number.
         let published = meta.published.map(|p| p.timestamp());
@@ -469,15 +481,14 @@ impl Engine {
             best = Some((other, 1.0));
             identical = true;
         } else {
-            let found = self.candidates(fp);
+            let found = self.candidates(fp, outlet);
             for c in found {
                 let other = &self.docs[c as usize];
                 if !other.indexed || (other.time - time).abs() > self.window {
                     continue;
                 }
                 self.stats.candidates_checked += 1;
-                let pair = self.pair(doc, c);
-                let Some(score) = self.rule.score(&pair) else {
+                let Some(score) = self.judge(doc, c).1 else {
                     continue;
                 };
                 let story = self.docs[c as usize].story;
@@ -517,6 +528,7 @@ impl Engine {
             self.keys = keys;
             self.exact.insert(exact_key, doc);
             self.index_anchors(doc);
+            self.index_outlet(doc, outlet);
         }
         let mut became_canonical = self.join(story_slot, doc);
         let duplicate_of = best.map(|_| {
@@ -559,8 +571,10 @@ impl Engine {
         slot
     }
 
-    /// Candidates from MinHash banding (Jaccard) and from the lead anchors (containment).
-    fn candidates(&mut self, fp: &Fingerprint) -> Vec<u32> {
+    /// Candidates from MinHash banding (Jaccard), from the lead anchors (containment) and,
+    /// for a page with much set aside, the outlet's recent pages of a similar size (the page
+    /// rule).
+    fn candidates(&mut self, fp: &Fingerprint, outlet: Option<u64>) -> Vec<u32> {
         self.index.keys(&self.sig16, &mut self.keys);
         self.epoch = self.epoch.wrapping_add(1);
         if self.epoch == 0 {
@@ -593,7 +607,41 @@ impl Engine {
                     .unwrap_or(NO_DOC);
             }
         }
+        if let Some(recent) = outlet.and_then(|o| self.outlet_recent.get(&o)) {
+            let worthy = page_worthy(&fp.profile);
+            for &c in recent {
+                let other = &self.profiles[c as usize];
+                if (worthy || page_worthy(other))
+                    && self
+                        .rule
+                        .page_sizes_allow(fp.profile.page_len(), other.page_len())
+                {
+                    visit(c);
+                }
+            }
+        }
         found
+    }
+
+    fn index_outlet(&mut self, doc: u32, outlet: Option<u64>) {
+        if let Some(o) = outlet {
+            let recent = self.outlet_recent.entry(o).or_default();
+            recent.push_front(doc);
+            recent.truncate(PAGE_RECENT);
+        }
+    }
+
+    /// The pair similarity and the rule's score; the whole-page comparison only when the rest of
+    /// the rule does not match and the sizes allow it.
+    fn judge(&self, a: u32, b: u32) -> (PairScore, Option<f32>) {
+        let mut pair = self.pair(a, b);
+        let mut score = self.rule.score(&pair);
+        let (pa, pb) = (&self.profiles[a as usize], &self.profiles[b as usize]);
+        if score.is_none() && self.rule.page_sizes_allow(pa.page_len(), pb.page_len()) {
+            pair.page_jaccard = Some(pa.page_jaccard(pb));
+            score = self.rule.score(&pair);
+        }
+        (pair, score)
     }
 
     fn index_anchors(&mut self, doc: u32) {
@@ -627,7 +675,7 @@ impl Engine {
             }
             let hits = members
                 .iter()
-                .filter(|&&m| self.rule.score(&self.pair(doc, m)).is_some())
+                .filter(|&&m| self.judge(doc, m).1.is_some())
                 .count();
             if hits as f32 >= MERGE_MAJORITY * members.len() as f32 {
                 qualified.push(slot);
@@ -803,6 +851,8 @@ impl Engine {
             self.keys = keys;
             self.exact.insert(exact_key, doc);
             self.index_anchors(doc);
+            let outlet = outlet_key(self.metas[doc as usize].outlet.as_deref());
+            self.index_outlet(doc, outlet);
         }
         let s = &mut self.stories[story_slot as usize];
         s.members.push(doc);
@@ -832,6 +882,7 @@ impl Engine {
         self.index.clear();
         self.anchor_heads.clear();
         self.anchor_next.clear();
+        self.outlet_recent.clear();
         self.exact.clear();
         self.story_slot.clear();
         self.stamp.clear();
@@ -884,6 +935,15 @@ impl Engine {
                 canonical,
                 alive: true,
             });
+        }
+        // The outlets' recent pages again, oldest first so the newest end up in front.
+        let mut by_arrival: Vec<u32> = (0..self.docs.len() as u32)
+            .filter(|&d| self.docs[d as usize].indexed)
+            .collect();
+        by_arrival.sort_unstable_by_key(|&d| self.docs[d as usize].arrival);
+        for d in by_arrival {
+            let outlet = outlet_key(self.metas[d as usize].outlet.as_deref());
+            self.index_outlet(d, outlet);
         }
         // Aliases of forgotten stories go with them; the rest point at live stories again.
         let live: std::collections::HashSet<StoryId> = self.stories.iter().map(|s| s.id).collect();
@@ -963,8 +1023,8 @@ impl Engine {
         if a == b {
             return 1.0;
         }
-        let pair = self.pair(a, b);
-        self.rule.score(&pair).unwrap_or(pair.jaccard)
+        let (pair, score) = self.judge(a, b);
+        score.unwrap_or(pair.jaccard)
     }
 
     fn view(&self, story: &Story) -> StoryView {
@@ -992,6 +1052,17 @@ impl Engine {
 }
 
 /// The identity of a signed text: identical texts have equal keys.
+/// The outlet as a key of [`Engine::outlet_recent`]; a collision only adds candidates.
+fn outlet_key(outlet: Option<&str>) -> Option<u64> {
+    outlet.map(|o| xxhash_rust::xxh3::xxh3_64(o.as_bytes()))
+}
+
+/// A page with a tenth or more of its shingles set aside: its matched text alone may compare
+/// poorly with another snapshot of the same page.
+fn page_worthy(p: &Profile) -> bool {
+    !p.aside().is_empty() && p.aside().len() * 10 >= p.page_len()
+}
+
 fn exact_key(fp: &Fingerprint) -> u64 {
     let mut bytes = Vec::with_capacity(8 + 4 * fp.sig.len());
     bytes.extend_from_slice(&fp.shingles.to_le_bytes());

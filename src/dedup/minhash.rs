@@ -40,6 +40,8 @@ pub struct Fingerprint {
 const PROFILE_FLAG: u32 = 0x8000_0000;
 /// Set as well when the paragraph keys follow the profile.
 const KEYS_FLAG: u32 = 0x4000_0000;
+/// Set as well when the profile's set-aside shingles follow the keys.
+const ASIDE_FLAG: u32 = 0x2000_0000;
 
 impl Fingerprint {
     /// True when the text had no words: such a text matches nothing.
@@ -78,7 +80,7 @@ impl Fingerprint {
         let mut out = Vec::with_capacity(12 + 4 * self.sig.len() + 8 * self.profile.len() + 64);
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.words.to_le_bytes());
-        let flags = PROFILE_FLAG | KEYS_FLAG;
+        let flags = PROFILE_FLAG | KEYS_FLAG | ASIDE_FLAG;
         out.extend_from_slice(&(self.sig.len() as u32 | flags).to_le_bytes());
         for v in &self.sig {
             out.extend_from_slice(&v.to_le_bytes());
@@ -87,6 +89,11 @@ impl Fingerprint {
         out.extend_from_slice(&(self.paragraph_keys.len() as u32).to_le_bytes());
         for k in &self.paragraph_keys {
             out.extend_from_slice(&k.to_le_bytes());
+        }
+        let aside = self.profile.aside();
+        out.extend_from_slice(&(aside.len() as u32).to_le_bytes());
+        for h in aside {
+            out.extend_from_slice(&h.to_le_bytes());
         }
         out
     }
@@ -100,19 +107,19 @@ impl Fingerprint {
         let word =
             |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let flagged = word(8);
-        let slots = (flagged & !(PROFILE_FLAG | KEYS_FLAG)) as usize;
+        let slots = (flagged & !(PROFILE_FLAG | KEYS_FLAG | ASIDE_FLAG)) as usize;
         let sig_end = 12usize.checked_add(slots.checked_mul(4)?)?;
         if bytes.len() < sig_end {
             return None;
         }
         let sig: Vec<u32> = (12..sig_end).step_by(4).map(word).collect();
         let mut at = sig_end;
-        let profile = if flagged & PROFILE_FLAG != 0 {
+        let mut profile = if flagged & PROFILE_FLAG != 0 {
             let (profile, used) = Profile::read_bytes(&bytes[sig_end..])?;
             at += used;
-            Arc::new(profile)
+            Some(profile)
         } else {
-            Arc::default()
+            None
         };
         let mut paragraph_keys = Vec::new();
         if flagged & KEYS_FLAG != 0 {
@@ -126,9 +133,22 @@ impl Fingerprint {
                 .collect();
             at = end;
         }
+        if flagged & ASIDE_FLAG != 0 {
+            let n = bytes.get(at..at + 4).map(|_| word(at))? as usize;
+            at += 4;
+            let end = at.checked_add(n.checked_mul(4)?)?;
+            let aside: Vec<u32> = bytes
+                .get(at..end)?
+                .chunks_exact(4)
+                .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            profile = Some(profile?.with_aside_sorted(aside)?);
+            at = end;
+        }
         if flagged & PROFILE_FLAG != 0 && at != bytes.len() {
             return None;
         }
+        let profile = Arc::new(profile.unwrap_or_default());
         Some(Fingerprint {
             shingles: word(0),
             words: word(4),
@@ -348,6 +368,29 @@ mod tests {
         assert_eq!(
             Fingerprint::from_bytes(&with_profile.to_bytes()),
             Some(with_profile.clone())
+        );
+        // The layout before set-aside shingles were kept: no flag, no count at the end.
+        let mut before_aside = with_profile.to_bytes();
+        before_aside.truncate(before_aside.len() - 4);
+        let flags = u32::from_le_bytes([
+            before_aside[8],
+            before_aside[9],
+            before_aside[10],
+            before_aside[11],
+        ]);
+        before_aside[8..12].copy_from_slice(&(flags & !ASIDE_FLAG).to_le_bytes());
+        assert_eq!(
+            Fingerprint::from_bytes(&before_aside),
+            Some(with_profile.clone())
+        );
+        let other = set(100..140);
+        let mut with_aside = with_profile.clone();
+        with_aside.profile =
+            Arc::new(Profile::build(&[(&shingles[..], 50)]).with_aside([&other[..]].into_iter()));
+        assert_eq!(with_aside.profile.aside().len(), 40);
+        assert_eq!(
+            Fingerprint::from_bytes(&with_aside.to_bytes()),
+            Some(with_aside.clone())
         );
         // The older layout: slots then a 16-slot lead sketch, no profile.
         let mut old = Vec::new();

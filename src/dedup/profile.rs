@@ -47,10 +47,14 @@ pub struct Profile {
     anchors: Vec<u32>,
     /// [`Profile::digest`], computed once.
     digest: u64,
+    /// Shingles (high 32 bits, sorted, distinct) of the paragraphs set aside for matching that
+    /// are not among `entries`: with them, the whole page can be compared (see
+    /// [`Profile::page_jaccard`]).
+    aside: Vec<u32>,
 }
 
 /// How two profiles overlap.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Overlap {
     /// Distinct shingles in both.
     pub shared: u32,
@@ -62,6 +66,13 @@ pub struct Overlap {
     pub lead_offset_a: Option<u32>,
     /// The same for `b` against `a`.
     pub lead_offset_b: Option<u32>,
+    /// Of `a`'s lead shingles from its first to its last lead paragraph mostly in `b`, the share
+    /// that is in `b` (1 when no lead paragraph of `a` is in `b`). A truncated or wrapped copy
+    /// carries its original's article as one run; a page quoting a story picks paragraphs out
+    /// of it and skips the ones between.
+    pub lead_coverage_a: f32,
+    /// The same for `b` against `a`.
+    pub lead_coverage_b: f32,
 }
 
 impl Profile {
@@ -117,7 +128,77 @@ impl Profile {
             paragraphs,
             anchors,
             digest,
+            aside: Vec::new(),
         }
+    }
+
+    /// Adds the shingles of the paragraphs set aside for matching, for the whole-page
+    /// comparison (at most [`MAX_PROFILE_SHINGLES`] in all).
+    pub fn with_aside<'a>(mut self, set_aside: impl Iterator<Item = &'a [u64]>) -> Profile {
+        let room = MAX_PROFILE_SHINGLES.saturating_sub(self.entries.len());
+        let mut aside: Vec<u32> = set_aside
+            .flatten()
+            .map(|&h| (h >> 32) as u32)
+            .filter(|&h| !self.contains(h))
+            .take(room)
+            .collect();
+        aside.sort_unstable();
+        aside.dedup();
+        self.aside = aside;
+        self
+    }
+
+    /// The inverse of [`Profile::aside`] as stored: sorted, distinct and not among the entries,
+    /// or `None`.
+    pub fn with_aside_sorted(mut self, aside: Vec<u32>) -> Option<Profile> {
+        if aside.windows(2).any(|w| w[0] >= w[1]) || aside.iter().any(|&h| self.contains(h)) {
+            return None;
+        }
+        self.aside = aside;
+        Some(self)
+    }
+
+    /// The set-aside shingles (see [`Profile::with_aside`]).
+    pub fn aside(&self) -> &[u32] {
+        &self.aside
+    }
+
+    /// Distinct shingles of the whole page, set-aside paragraphs included.
+    pub fn page_len(&self) -> usize {
+        self.entries.len() + self.aside.len()
+    }
+
+    fn contains(&self, high: u32) -> bool {
+        self.entries
+            .binary_search_by(|e| ((e >> 32) as u32).cmp(&high))
+            .is_ok()
+    }
+
+    /// Jaccard similarity of the two whole pages (matched and set-aside shingles together):
+    /// near-identical pages are one story whatever each side set aside. A page's chrome is
+    /// learned as it recurs, so two snapshots of one page can set aside different paragraphs
+    /// and compare poorly on their matched text alone.
+    pub fn page_jaccard(&self, other: &Profile) -> f32 {
+        let (a, b) = (self.page_len(), other.page_len());
+        if a == 0 || b == 0 {
+            return 0.0;
+        }
+        let mut x = PageShingles::new(self);
+        let mut y = PageShingles::new(other);
+        let (mut p, mut q) = (x.next(), y.next());
+        let mut shared = 0usize;
+        while let (Some(u), Some(v)) = (p, q) {
+            match u.cmp(&v) {
+                std::cmp::Ordering::Less => p = x.next(),
+                std::cmp::Ordering::Greater => q = y.next(),
+                std::cmp::Ordering::Equal => {
+                    shared += 1;
+                    p = x.next();
+                    q = y.next();
+                }
+            }
+        }
+        shared as f32 / (a + b - shared) as f32
     }
 
     /// Distinct shingles.
@@ -145,7 +226,10 @@ impl Profile {
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * 8 + self.paragraphs.capacity() * 8 + self.anchors.capacity() * 4
+        self.entries.capacity() * 8
+            + self.paragraphs.capacity() * 8
+            + self.anchors.capacity() * 4
+            + self.aside.capacity() * 4
     }
 
     /// Exact overlap of two profiles: one merge pass over the sorted entries.
@@ -168,12 +252,16 @@ impl Profile {
                 j += 1;
             }
         }
+        let (lead_offset_a, lead_coverage_a) = lead_span(&self.paragraphs, &shared_a);
+        let (lead_offset_b, lead_coverage_b) = lead_span(&other.paragraphs, &shared_b);
         Overlap {
             shared,
             a: a.len() as u32,
             b: b.len() as u32,
-            lead_offset_a: lead_offset(&self.paragraphs, &shared_a),
-            lead_offset_b: lead_offset(&other.paragraphs, &shared_b),
+            lead_offset_a,
+            lead_offset_b,
+            lead_coverage_a,
+            lead_coverage_b,
         }
     }
 
@@ -246,6 +334,7 @@ impl Profile {
                 paragraphs,
                 anchors,
                 digest,
+                aside: Vec::new(),
             },
             at,
         ))
@@ -293,19 +382,76 @@ fn radix_sort_by_high_half(v: &mut Vec<u64>) {
     }
 }
 
-/// Lead shingles before the first lead paragraph at least half of whose shingles are shared.
-fn lead_offset(paragraphs: &[ProfileParagraph], shared: &[u32]) -> Option<u32> {
+/// A page's shingles in ascending order: the matched entries and the set-aside ones merged.
+struct PageShingles<'a> {
+    entries: &'a [u64],
+    aside: &'a [u32],
+}
+
+impl<'a> PageShingles<'a> {
+    fn new(p: &'a Profile) -> Self {
+        PageShingles {
+            entries: &p.entries,
+            aside: &p.aside,
+        }
+    }
+}
+
+impl Iterator for PageShingles<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        let e = self.entries.first().map(|&e| (e >> 32) as u32);
+        let a = self.aside.first().copied();
+        match (e, a) {
+            (Some(e), Some(a)) if a < e => {
+                self.aside = &self.aside[1..];
+                Some(a)
+            }
+            (Some(e), _) => {
+                self.entries = &self.entries[1..];
+                Some(e)
+            }
+            (None, Some(a)) => {
+                self.aside = &self.aside[1..];
+                Some(a)
+            }
+            (None, None) => None,
+        }
+    }
+}
+
+/// Lead shingles before the first lead paragraph at least half of whose shingles are shared,
+/// and the shared share of the lead shingles from that paragraph to the last such one.
+fn lead_span(paragraphs: &[ProfileParagraph], shared: &[u32]) -> (Option<u32>, f32) {
     let mut before = 0u32;
+    let mut offset = None;
+    // Totals over the span so far, and up to the last mostly shared paragraph.
+    let (mut run_total, mut run_shared) = (0u32, 0u32);
+    let (mut span_total, mut span_shared) = (0u32, 0u32);
     for (p, &s) in paragraphs.iter().zip(shared) {
         if !p.lead || p.shingles == 0 {
             continue;
         }
-        if s * 2 >= p.shingles {
-            return Some(before);
+        let mostly = s * 2 >= p.shingles;
+        if offset.is_none() {
+            if !mostly {
+                before += p.shingles;
+                continue;
+            }
+            offset = Some(before);
         }
-        before += p.shingles;
+        run_total += p.shingles;
+        run_shared += s.min(p.shingles);
+        if mostly {
+            (span_total, span_shared) = (run_total, run_shared);
+        }
     }
-    None
+    let coverage = if span_total > 0 {
+        span_shared as f32 / span_total as f32
+    } else {
+        1.0
+    };
+    (offset, coverage)
 }
 
 #[cfg(test)]
@@ -344,6 +490,46 @@ mod tests {
         assert_eq!(o.lead_offset_b, Some(80));
         let other = vec![para(900, 40)];
         assert_eq!(profile(&item).overlap(&profile(&other)).lead_offset_a, None);
+    }
+
+    #[test]
+    fn a_quote_skips_paragraphs_and_an_abridged_copy_starts_at_the_lead() {
+        let story: Vec<Vec<u64>> = (0..6).map(|i| para(i * 100, 40)).collect();
+        // A blog quoting the second and fifth paragraphs.
+        let quote = vec![story[1].clone(), story[4].clone()];
+        let o = profile(&quote).overlap(&profile(&story));
+        assert_eq!(o.lead_offset_b, Some(40));
+        assert!((o.lead_coverage_b - 0.5).abs() < 1e-6, "{o:?}");
+        assert!((o.lead_coverage_a - 1.0).abs() < 1e-6, "{o:?}");
+        // An abridged copy: the lead, then the fourth paragraph.
+        let abridged = vec![story[0].clone(), story[3].clone()];
+        let o = profile(&abridged).overlap(&profile(&story));
+        assert_eq!(o.lead_offset_b, Some(0));
+        assert!((o.lead_coverage_b - 0.5).abs() < 1e-6, "{o:?}");
+        // A truncated copy carries its original's lead as one run.
+        let truncated = story[..3].to_vec();
+        let o = profile(&truncated).overlap(&profile(&story));
+        assert!((o.lead_coverage_b - 1.0).abs() < 1e-6, "{o:?}");
+    }
+
+    #[test]
+    fn pages_compare_whole_whatever_each_set_aside() {
+        let (chrome, caption, article) = (para(0, 60), para(100, 60), para(200, 20));
+        // One snapshot set the captions aside, the other the chrome.
+        let first = Profile::build(&[(&chrome[..], 64), (&article[..], 24)])
+            .with_aside([&caption[..]].into_iter());
+        let second = Profile::build(&[(&caption[..], 64), (&article[..], 24)])
+            .with_aside([&chrome[..]].into_iter());
+        let matched = first.overlap(&second);
+        assert!(matched.shared * 3 < matched.a + matched.b, "{matched:?}");
+        assert_eq!(first.page_len(), 140);
+        assert!((first.page_jaccard(&second) - 1.0).abs() < 1e-6);
+        // A shingle both matched and set aside counts once.
+        let again = Profile::build(&[(&article[..], 24)]).with_aside([&article[..]].into_iter());
+        assert!(again.aside().is_empty());
+        assert_eq!(again.clone().with_aside_sorted(vec![5, 3]), None);
+        let other = Profile::build(&[(&para(900, 40)[..], 44)]);
+        assert_eq!(first.page_jaccard(&other), 0.0);
     }
 
     #[test]

@@ -329,6 +329,8 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
             "lead": if rule.leads_agree(&pair) { 1.0 } else { 0.0 },
             "lead_offset_a": pair.lead_offset_a,
             "lead_offset_b": pair.lead_offset_b,
+            "lead_coverage_a": round4(pair.lead_coverage_a),
+            "lead_coverage_b": round4(pair.lead_coverage_b),
             "rule": rule.verdict(&pair).rule.as_str(),
         })
     };

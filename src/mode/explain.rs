@@ -482,6 +482,9 @@ pub fn to_json(e: &Explanation) -> serde_json::Value {
         "lead_offset_b": p.lead_offset_b,
         "lead_allowed_a": lead_allowed(&e.rule, p.shingles_a),
         "lead_allowed_b": lead_allowed(&e.rule, p.shingles_b),
+        "lead_coverage_a": round4(p.lead_coverage_a),
+        "lead_coverage_b": round4(p.lead_coverage_b),
+        "page_jaccard": p.page_jaccard.map(round4),
         "exact": p.exact,
         "rule": e.verdict.rule.as_str(),
         "score": e.verdict.score.map(round4),
@@ -492,6 +495,8 @@ pub fn to_json(e: &Explanation) -> serde_json::Value {
             "min_length_ratio": round4(e.rule.min_length_ratio),
             "lead_slack": e.rule.lead_slack,
             "lead_slack_share": round4(e.rule.lead_slack_share),
+            "lead_coverage": round4(e.rule.lead_coverage),
+            "page_threshold": round4(e.rule.page_threshold),
         },
         "proposed": {
             "band": e.proposed.band,
@@ -537,6 +542,11 @@ pub fn conclusion(e: &Explanation) -> String {
                 crate::dedup::RuleKind::Containment => format!(
                     "containment {:.3} reaches {:.3} with length ratio {:.3} and the leads agreeing",
                     e.pair.containment, e.rule.containment, e.pair.length_ratio
+                ),
+                crate::dedup::RuleKind::Page => format!(
+                    "the whole pages, set-aside paragraphs included, have Jaccard {:.3}, reaching {:.3}",
+                    e.pair.page_jaccard.unwrap_or(0.0),
+                    e.rule.page_threshold
                 ),
             };
             format!("same story (score {score:.3}): {why}")
@@ -685,7 +695,22 @@ pub fn to_text(e: &Explanation) -> String {
         "  length ratio {:.3}   (needs {:.3}; shingles A {}, B {})",
         p.length_ratio, r.min_length_ratio, p.shingles_a, p.shingles_b
     );
+    let _ = writeln!(
+        t,
+        "  page         {}   (whole pages, set-aside paragraphs included; needs {:.3})",
+        p.page_jaccard
+            .map_or("none".to_string(), |j| format!("{j:.3}")),
+        r.page_threshold
+    );
     let offset = |o: Option<u32>| o.map_or("none".to_string(), |o| o.to_string());
+    let _ = writeln!(
+        t,
+        "  lead run     A {:.0}%, B {:.0}% of the lead between the first and last shared \
+         paragraphs is shared (needs {:.0}%)",
+        p.lead_coverage_a * 100.0,
+        p.lead_coverage_b * 100.0,
+        r.lead_coverage * 100.0
+    );
     let _ = writeln!(
         t,
         "  lead offset  A {} (allowed {}), B {} (allowed {}): leads {}",
