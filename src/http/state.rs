@@ -125,6 +125,9 @@ pub struct OutletStatus {
     /// Items in the last successful fetch.
     pub items: u64,
     pub next_poll: Option<DateTime<Utc>>,
+    /// What was repaired to read the last document fetched (see
+    /// [`crate::poll::ParsedFeed::repairs`]).
+    pub repairs: Vec<String>,
 }
 
 impl OutletStatus {
@@ -137,6 +140,7 @@ impl OutletStatus {
             error: None,
             items: 0,
             next_poll: None,
+            repairs: Vec::new(),
         }
     }
 }
@@ -296,6 +300,14 @@ impl ServiceState {
         if result == PollResult::Ok {
             row.items = items;
         }
+    }
+
+    /// Sets what was repaired to read the outlet's last document.
+    pub fn set_repairs(&mut self, outlet: &str, repairs: Vec<String>) {
+        self.outlets
+            .entry(outlet.to_string())
+            .or_insert_with(|| OutletStatus::new(outlet))
+            .repairs = repairs;
     }
 
     /// Sets when an outlet is next polled (the poller decides after each poll).
