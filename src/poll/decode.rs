@@ -193,8 +193,16 @@ fn finish<'a>(
     repairs: Vec<String>,
 ) -> Decoded<'a> {
     let text = match text {
-        Cow::Borrowed(s) => strip_declaration(s).map_or(Cow::Borrowed(s), Cow::Owned),
-        Cow::Owned(s) => Cow::Owned(strip_declaration(&s).unwrap_or(s)),
+        Cow::Borrowed(s) => match strip_declaration(s) {
+            Stripped::Unchanged => Cow::Borrowed(s),
+            Stripped::From(at) => Cow::Borrowed(&s[at..]),
+            Stripped::Copied(t) => Cow::Owned(t),
+        },
+        Cow::Owned(s) => match strip_declaration(&s) {
+            Stripped::Unchanged => Cow::Owned(s),
+            Stripped::From(at) => Cow::Owned(s[at..].to_string()),
+            Stripped::Copied(t) => Cow::Owned(t),
+        },
     };
     Decoded {
         text,
@@ -204,25 +212,30 @@ fn finish<'a>(
     }
 }
 
+enum Stripped {
+    Unchanged,
+    /// The text from this byte on (a BOM or a leading declaration cut off: no copy).
+    From(usize),
+    /// A declaration after a comment: the text without it.
+    Copied(String),
+}
+
 /// The text without its leading U+FEFF and without the XML declaration (wherever it is in
-/// the prolog: some feeds put a comment before it); `None` when there is neither.
-fn strip_declaration(s: &str) -> Option<String> {
-    let body = s.strip_prefix('\u{feff}').unwrap_or(s);
-    let head_len = body.len().min(4096);
-    let head_end = (0..=head_len)
-        .rev()
-        .find(|&i| body.is_char_boundary(i))
-        .unwrap_or(0);
-    let decl = find_declaration(&body.as_bytes()[..head_end]);
-    match decl {
+/// the prolog: some feeds put a comment before it).
+fn strip_declaration(s: &str) -> Stripped {
+    let bom = if s.starts_with('\u{feff}') { 3 } else { 0 };
+    let body = &s[bom..];
+    let head = &body.as_bytes()[..body.len().min(4096)];
+    match find_declaration(head) {
+        Some((start, end)) if body[..start].trim().is_empty() => Stripped::From(bom + end),
         Some((start, end)) => {
             let mut out = String::with_capacity(body.len());
             out.push_str(body[..start].trim_start());
             out.push_str(&body[end..]);
-            Some(out)
+            Stripped::Copied(out)
         }
-        None if body.len() != s.len() => Some(body.to_string()),
-        None => None,
+        None if bom > 0 => Stripped::From(bom),
+        None => Stripped::Unchanged,
     }
 }
 
@@ -348,6 +361,9 @@ mod tests {
         assert!(d.repairs.is_empty());
         let d = decode("<rss>é</rss>".as_bytes(), None);
         assert!(matches!(d.text, Cow::Borrowed(_)));
+        // A leading declaration is cut off without a copy.
+        let d = decode(b"<?xml version=\"1.0\"?>\n<rss/>", None);
+        assert!(matches!(d.text, Cow::Borrowed("\n<rss/>")), "{:?}", d.text);
         assert_eq!(d.source, EncodingSource::Default);
     }
 

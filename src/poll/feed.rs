@@ -63,7 +63,7 @@ pub enum ParseError {
     Json { reason: String },
     #[error("not a feed: neither XML nor JSON (starts with {start:?})")]
     Unknown { start: String },
-    #[error("no items: the {format} document has {elements} <{element}> elements but none could be read")]
+    #[error("no items: the {format} document has {elements} <{element}> element{} but none could be read", if *.elements == 1 { "" } else { "s" })]
     NoItems {
         format: String,
         elements: usize,

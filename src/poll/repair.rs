@@ -300,13 +300,14 @@ pub fn attr(tag: &str, name: &str) -> Option<String> {
 /// the document is not one of them.
 pub fn legacy_to_current(s: &str) -> Option<(String, Vec<String>)> {
     root_tag(s)?;
-    let mut out = s.to_string();
+    let mut out: Option<String> = None;
     let mut repairs = Vec::new();
     for (old, new) in LEGACY_NS {
         for q in ['"', '\''] {
             let from = format!("{q}{old}{q}");
-            if out.contains(&from) {
-                out = out.replace(&from, &format!("{q}{new}{q}"));
+            let current = out.as_deref().unwrap_or(s);
+            if current.contains(&from) {
+                out = Some(current.replace(&from, &format!("{q}{new}{q}")));
                 let what = if new == ATOM_NS {
                     "Atom 0.3 read as Atom 1.0"
                 } else if old.contains("netscape") {
@@ -321,10 +322,28 @@ pub fn legacy_to_current(s: &str) -> Option<(String, Vec<String>)> {
         }
     }
     // The root tag as it reads after the namespace changes.
-    let (root, range) = root_tag(&out)?;
+    let mut out = out.unwrap_or_default();
+    let current = if repairs.is_empty() { s } else { out.as_str() };
+    let (root, range) = root_tag(current)?;
     let local = root.rsplit(':').next().unwrap_or(&root).to_string();
-    let tag = out[range].to_string();
+    let tag = current[range].to_string();
     let tag = tag.as_str();
+    let needs_copy = match local.as_str() {
+        "rss" => !matches!(
+            attr(tag, "version").as_deref(),
+            Some("2.0" | "0.91" | "0.92")
+        ),
+        "RDF" => false,
+        l if l.eq_ignore_ascii_case("rdf") => true,
+        "feed" => attr(tag, "version").as_deref() == Some("0.3"),
+        _ => false,
+    };
+    if !needs_copy && repairs.is_empty() {
+        return None;
+    }
+    if repairs.is_empty() {
+        out = s.to_string();
+    }
     if local == "rss" {
         let version = attr(tag, "version");
         if !matches!(version.as_deref(), Some("2.0" | "0.91" | "0.92")) {
