@@ -94,6 +94,22 @@ pub fn parse_feed_with(
     base_url: Option<&str>,
     content_type: Option<&str>,
 ) -> Result<ParsedFeed, ParseError> {
+    // The repairs and the lenient reader are ours; a bug in them must not take a poll down.
+    std::panic::catch_unwind(|| parse_unguarded(bytes, base_url, content_type)).unwrap_or_else(
+        |_| {
+            Err(ParseError::Invalid {
+                format: "feed".to_string(),
+                reason: "the parser failed on this document".to_string(),
+            })
+        },
+    )
+}
+
+fn parse_unguarded(
+    bytes: &[u8],
+    base_url: Option<&str>,
+    content_type: Option<&str>,
+) -> Result<ParsedFeed, ParseError> {
     let decoded = decode(bytes, content_type.and_then(charset_of));
     let mut repairs = decoded.repairs;
     let text = decoded.text;
@@ -529,6 +545,27 @@ mod tests {
         );
         let again = parse_feed(NO_GUIDS.as_bytes(), None).expect("parses");
         assert_eq!(feed.items, again.items);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(300))]
+        /// Any prefix of a feed, with junk spliced in, parses or is an error; our own repair
+        /// code never panics (the guard would hide it, so it is called unguarded here).
+        #[test]
+        fn cut_and_spliced_feeds_never_panic(cut in 0usize..2000, at in 0usize..2000, junk in "[&<>;\\]\\[!\\-#a-z0-9\u{e9}\u{fe}]{0,12}") {
+            let doc = NO_GUIDS.as_bytes();
+            let cut = cut.min(doc.len());
+            let mut bytes = doc[..cut].to_vec();
+            let at = at.min(bytes.len());
+            bytes.splice(at..at, junk.bytes());
+            let _ = parse_unguarded(&bytes, Some("https://news.example/"), None);
+            let _ = parse_unguarded(&bytes, None, Some("text/xml; charset=shift_jis"));
+        }
+
+        #[test]
+        fn random_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = parse_unguarded(&bytes, None, None);
+        }
     }
 
     #[test]
