@@ -344,4 +344,36 @@ mod tests {
         assert_ne!(f.etag, etag);
         assert_eq!(f.last_modified, t1);
     }
+
+    #[test]
+    fn the_status_page_shows_repairs_unless_the_poll_failed() {
+        let mut s = ServiceState::new();
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let ms = std::time::Duration::from_millis(5);
+        s.record_poll("Heise", PollResult::Ok, ms, t0, 60, None);
+        s.set_repairs("Heise", vec!["RSS 0.90 read as RSS 1.0".to_string()]);
+        s.record_poll(
+            "Cut",
+            PollResult::Error,
+            ms,
+            t0,
+            0,
+            Some("no items: x".to_string()),
+        );
+        let page = super::super::status::render(&s);
+        let row = |name: &str| {
+            page.lines()
+                .find(|l| l.contains(&format!("<td>{name}</td>")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            row("Heise").contains("repaired: RSS 0.90 read as RSS 1.0"),
+            "{page}"
+        );
+        assert!(
+            row("Cut").contains("no items: x") && row("Cut").contains(">error<"),
+            "{page}"
+        );
+    }
 }
