@@ -201,7 +201,8 @@ listen = "127.0.0.1:0"
     assert_eq!(metric(&first, "syndedup_duplicates_total"), Some(1.0));
     assert_eq!(metric(&first, "syndedup_stories"), Some(3.0));
 
-    // The status page shows Gamma's error.
+    // The status page shows Gamma's error: its document has an <item> (cut off) and yields
+    // none, which is an error (counted as result="error" above), not "ok, 0 items".
     let page = get(addr, "/", &[]);
     assert_eq!(page.status, 200);
     let html = page.text();
@@ -210,7 +211,7 @@ listen = "127.0.0.1:0"
         .find(|l| l.contains("<td>Gamma</td>"))
         .unwrap_or_else(|| panic!("a row for Gamma: {html}"));
     assert!(
-        row.contains(">error<") && row.contains("not a feed"),
+        row.contains(">error<") && row.contains("no items: the RSS document has 1 &lt;item&gt;"),
         "{row}"
     );
     assert!(html.contains("/feeds/all.atom"), "feed links: {html}");

@@ -125,6 +125,9 @@ pub struct OutletStatus {
     /// Items in the last successful fetch.
     pub items: u64,
     pub next_poll: Option<DateTime<Utc>>,
+    /// What was repaired to read the last document fetched (see
+    /// [`crate::poll::ParsedFeed::repairs`]).
+    pub repairs: Vec<String>,
 }
 
 impl OutletStatus {
@@ -137,6 +140,7 @@ impl OutletStatus {
             error: None,
             items: 0,
             next_poll: None,
+            repairs: Vec::new(),
         }
     }
 }
@@ -298,6 +302,14 @@ impl ServiceState {
         }
     }
 
+    /// Sets what was repaired to read the outlet's last document.
+    pub fn set_repairs(&mut self, outlet: &str, repairs: Vec<String>) {
+        self.outlets
+            .entry(outlet.to_string())
+            .or_insert_with(|| OutletStatus::new(outlet))
+            .repairs = repairs;
+    }
+
     /// Sets when an outlet is next polled (the poller decides after each poll).
     pub fn set_next_poll(&mut self, outlet: &str, at: DateTime<Utc>) {
         self.outlets
@@ -331,5 +343,37 @@ mod tests {
         let f = s.feed("world", FeedFormat::Atom).unwrap();
         assert_ne!(f.etag, etag);
         assert_eq!(f.last_modified, t1);
+    }
+
+    #[test]
+    fn the_status_page_shows_repairs_unless_the_poll_failed() {
+        let mut s = ServiceState::new();
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let ms = std::time::Duration::from_millis(5);
+        s.record_poll("Heise", PollResult::Ok, ms, t0, 60, None);
+        s.set_repairs("Heise", vec!["RSS 0.90 read as RSS 1.0".to_string()]);
+        s.record_poll(
+            "Cut",
+            PollResult::Error,
+            ms,
+            t0,
+            0,
+            Some("no items: x".to_string()),
+        );
+        let page = super::super::status::render(&s);
+        let row = |name: &str| {
+            page.lines()
+                .find(|l| l.contains(&format!("<td>{name}</td>")))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(
+            row("Heise").contains("repaired: RSS 0.90 read as RSS 1.0"),
+            "{page}"
+        );
+        assert!(
+            row("Cut").contains("no items: x") && row("Cut").contains(">error<"),
+            "{page}"
+        );
     }
 }

@@ -84,7 +84,7 @@ fn write_page(h: &mut String, s: &ServiceState) -> std::fmt::Result {
             o.result.map(|r| r.as_str()).unwrap_or("not polled yet"),
             o.items,
             time(o.next_poll),
-            e(o.error.as_deref().unwrap_or(""))
+            e(&o.error.clone().unwrap_or_else(|| crate::poll::repairs_note(&o.repairs)))
         )?;
     }
     h.push_str("</table>\n<h2>Latest stories</h2>\n");

@@ -121,6 +121,9 @@ impl Publisher {
                 r.items as u64,
                 r.error.clone(),
             );
+            if result == PollResult::Ok {
+                s.set_repairs(&r.outlet, r.repairs.clone());
+            }
             if let Some(next) = st.and_then(|st| st.next_due).and_then(unix) {
                 s.set_next_poll(&r.outlet, next);
             }

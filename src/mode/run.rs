@@ -155,7 +155,15 @@ pub fn render_stories(stories: &[crate::model::StoryView], limit: usize) -> Stri
 
 /// The `--once` table: one aligned row per outlet.
 pub fn render_table(reports: &[OutletReport]) -> String {
-    let header = ["OUTLET", "STATUS", "ITEMS", "NEW", "DUPS", "TIME", "ERROR"];
+    let header = [
+        "OUTLET",
+        "STATUS",
+        "ITEMS",
+        "NEW",
+        "DUPS",
+        "TIME",
+        "ERROR / REPAIRS",
+    ];
     let rows: Vec<[String; 7]> = reports
         .iter()
         .map(|r| {
@@ -166,7 +174,9 @@ pub fn render_table(reports: &[OutletReport]) -> String {
                 r.new.to_string(),
                 r.duplicates.to_string(),
                 format!("{:.0}ms", r.elapsed.as_secs_f64() * 1000.0),
-                r.error.clone().unwrap_or_default(),
+                r.error
+                    .clone()
+                    .unwrap_or_else(|| crate::poll::repairs_note(&r.repairs)),
             ]
         })
         .collect();

@@ -76,6 +76,8 @@ pub struct Fresh {
     pub max_age: Option<Duration>,
     /// The URL after redirects (resolves relative links in the feed).
     pub final_url: Option<String>,
+    /// The `Content-Type` header (its charset decides the encoding); `None` for local files.
+    pub content_type: Option<String>,
 }
 
 /// A failed fetch.
@@ -219,6 +221,7 @@ impl Fetcher {
             },
             max_age,
             final_url: Some(final_url),
+            content_type: header_str(&headers, header::CONTENT_TYPE).map(str::to_string),
         })
     }
 
@@ -296,6 +299,7 @@ impl Fetcher {
                 },
                 max_age: None,
                 final_url: None,
+                content_type: None,
             }),
             Err(e) => fail(format!("cannot read {}: {e}", path.display())),
         }

@@ -2,7 +2,8 @@
 //! articles, runs them through the [`Engine`], and appends decisions to the output.
 //!
 //! - [`fetch`]: one polite fetch (validators, compression, caps, timeouts, redirects, `Retry-After`).
-//! - [`feed`]: bytes to items through feed-rs.
+//! - [`feed`]: bytes to items through feed-rs, leniently: [`decode`] finds the encoding and
+//!   [`repair`] fixes ill-formed XML and converts old formats first.
 //! - [`identity`]: our own item ids.
 //! - [`schedule`]: intervals, backoff, jitter; the per-outlet and per-host state a store persists.
 //!
@@ -10,9 +11,12 @@
 //! `fetch.per_host_concurrency` per host. Parsing and the engine run on the blocking pool; the
 //! engine is sequential state, so it moves into one blocking task at a time and back.
 
+pub mod decode;
 pub mod feed;
 pub mod fetch;
+mod generic;
 pub mod identity;
+pub mod repair;
 pub mod schedule;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -41,7 +45,7 @@ use crate::store::{
     ItemRecord, Store, StoryMerge,
 };
 
-pub use feed::{parse_feed, FeedItem, ParsedFeed};
+pub use feed::{parse_feed, parse_feed_with, repairs_note, FeedItem, ParseError, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
 pub use schedule::{HostState, OutletState};
 
@@ -102,6 +106,9 @@ pub struct OutletReport {
     /// The HTTP status ("200", "304"), "file" or "unchanged" for local files, or "error".
     pub status: String,
     pub error: Option<String>,
+    /// What was repaired to read the document (see [`ParsedFeed::repairs`]); empty when it
+    /// was clean or was not read.
+    pub repairs: Vec<String>,
     /// Items in the feed document.
     pub items: usize,
     /// Items processed: never seen before, or seen with a different body.
@@ -150,6 +157,8 @@ struct OutletRt {
     due: Instant,
     in_flight: bool,
     state: OutletState,
+    /// Repairs of the last document read, so a change is logged once (not every poll).
+    repairs: Vec<String>,
 }
 
 enum TaskResult {
@@ -282,6 +291,7 @@ impl Poller {
                     due: now,
                     in_flight: false,
                     state: OutletState::default(),
+                    repairs: Vec::new(),
                 }
             })
             .collect();
@@ -644,6 +654,7 @@ impl Poller {
                     outlet: o.cfg.name.clone(),
                     status: "error".to_string(),
                     error: Some(e.clone()),
+                    repairs: Vec::new(),
                     items: 0,
                     new: 0,
                     duplicates: 0,
@@ -704,6 +715,7 @@ impl Poller {
             outlet: name.clone(),
             status: String::new(),
             error: None,
+            repairs: Vec::new(),
             items: 0,
             new: 0,
             duplicates: 0,
@@ -736,19 +748,38 @@ impl Poller {
             FetchOutcome::Fresh(fresh) => {
                 report.status = fresh.status.map_or("file".to_string(), |s| s.to_string());
                 let base = fresh.final_url.clone();
+                let content_type = fresh.content_type.clone();
                 let body = fresh.body;
-                let parsed =
-                    tokio::task::spawn_blocking(move || parse_feed(&body, base.as_deref()))
-                        .await
-                        .map_err(|e| Error::Feed {
-                            url: self.outlets[i].cfg.url.clone(),
-                            message: format!("the parse task failed: {e}"),
-                        })?;
+                let parsed = tokio::task::spawn_blocking(move || {
+                    parse_feed_with(&body, base.as_deref(), content_type.as_deref())
+                })
+                .await
+                .map_err(|e| Error::Feed {
+                    url: self.outlets[i].cfg.url.clone(),
+                    message: format!("the parse task failed: {e}"),
+                })?;
                 match parsed {
-                    Err(message) => {
-                        failure = Some((format!("not a feed: {message}"), None));
+                    Err(e) => {
+                        // Includes "no items": a document with <item>/<entry> elements of
+                        // which none could be read is an error, never "ok, 0 items".
+                        failure = Some((e.to_string(), None));
                     }
                     Ok(feed) => {
+                        if feed.repairs != self.outlets[i].repairs {
+                            if !feed.repairs.is_empty() {
+                                info!(
+                                    outlet = %name,
+                                    url = %self.outlets[i].cfg.url,
+                                    encoding = feed.encoding,
+                                    repairs = %feed.repairs.join("; "),
+                                    "feed read after repairs"
+                                );
+                            }
+                            self.outlets[i].repairs = feed.repairs.clone();
+                        } else if !feed.repairs.is_empty() {
+                            debug!(outlet = %name, repairs = %feed.repairs.join("; "), "feed read after repairs");
+                        }
+                        report.repairs = feed.repairs.clone();
                         let st = &mut self.outlets[i].state;
                         st.etag = fresh.validators.etag;
                         st.last_modified = fresh.validators.last_modified;
