@@ -12,6 +12,7 @@
 
 pub mod feed;
 pub mod fetch;
+pub mod guard;
 pub mod identity;
 pub mod schedule;
 
@@ -43,6 +44,7 @@ use crate::store::{
 
 pub use feed::{parse_feed, FeedItem, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
+pub use guard::Guard;
 pub use schedule::{HostState, OutletState};
 
 /// One item the poller has seen, per outlet and item id.
