@@ -12,6 +12,7 @@
 
 pub mod feed;
 pub mod fetch;
+pub mod fulltext;
 pub mod guard;
 pub mod identity;
 pub mod schedule;
@@ -44,6 +45,7 @@ use crate::store::{
 
 pub use feed::{parse_feed, FeedItem, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
+pub use fulltext::{CachedPage, FullTextCounts};
 pub use guard::Guard;
 pub use schedule::{HostState, OutletState};
 
