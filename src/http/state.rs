@@ -125,6 +125,8 @@ pub struct OutletStatus {
     /// Items in the last successful fetch.
     pub items: u64,
     pub next_poll: Option<DateTime<Utc>>,
+    /// Article pages for full text since the daemon started.
+    pub full_text: crate::poll::FullTextCounts,
 }
 
 impl OutletStatus {
@@ -137,6 +139,7 @@ impl OutletStatus {
             error: None,
             items: 0,
             next_poll: None,
+            full_text: crate::poll::FullTextCounts::default(),
         }
     }
 }
@@ -296,6 +299,19 @@ impl ServiceState {
         if result == PollResult::Ok {
             row.items = items;
         }
+    }
+
+    /// Adds one poll's full-text counts to the outlet's row and the metrics.
+    pub fn record_full_text(&mut self, outlet: &str, counts: &crate::poll::FullTextCounts) {
+        if counts.is_zero() {
+            return;
+        }
+        self.metrics.add_full_text(outlet, counts);
+        self.outlets
+            .entry(outlet.to_string())
+            .or_insert_with(|| OutletStatus::new(outlet))
+            .full_text
+            .add(counts);
     }
 
     /// Sets when an outlet is next polled (the poller decides after each poll).

@@ -153,12 +153,23 @@ pub fn render_stories(stories: &[crate::model::StoryView], limit: usize) -> Stri
     out
 }
 
-/// The `--once` table: one aligned row per outlet.
+/// The `--once` table: one aligned row per outlet. FULL TEXT says what happened to the pages
+/// of new items (fetched, cached, failed, refused, skipped); "-" when none was wanted.
 pub fn render_table(reports: &[OutletReport]) -> String {
-    let header = ["OUTLET", "STATUS", "ITEMS", "NEW", "DUPS", "TIME", "ERROR"];
-    let rows: Vec<[String; 7]> = reports
+    let header = [
+        "OUTLET",
+        "STATUS",
+        "ITEMS",
+        "NEW",
+        "DUPS",
+        "TIME",
+        "FULL TEXT",
+        "ERROR",
+    ];
+    let rows: Vec<[String; 8]> = reports
         .iter()
         .map(|r| {
+            let full_text = r.full_text.summary();
             [
                 r.outlet.clone(),
                 r.status.clone(),
@@ -166,6 +177,11 @@ pub fn render_table(reports: &[OutletReport]) -> String {
                 r.new.to_string(),
                 r.duplicates.to_string(),
                 format!("{:.0}ms", r.elapsed.as_secs_f64() * 1000.0),
+                if full_text.is_empty() {
+                    "-".to_string()
+                } else {
+                    full_text
+                },
                 r.error.clone().unwrap_or_default(),
             ]
         })
@@ -176,7 +192,7 @@ pub fn render_table(reports: &[OutletReport]) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let numeric = [false, false, true, true, true, true, false];
+    let numeric = [false, false, true, true, true, true, false, false];
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
         let mut s = String::new();
