@@ -284,4 +284,25 @@ mod tests {
         assert!(text.contains("syndedup_fetch_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("syndedup_fetch_duration_seconds_count 2"));
     }
+
+    #[test]
+    fn full_text_counts_are_series_per_outlet_and_result() {
+        let mut m = Metrics::default();
+        let counts = crate::poll::FullTextCounts {
+            fetched: 2,
+            refused: 1,
+            ..Default::default()
+        };
+        m.add_full_text("a", &counts);
+        m.add_full_text("a", &counts);
+        let text = m.render();
+        assert!(text.contains("# TYPE syndedup_full_text_pages_total counter"));
+        assert!(text.contains("syndedup_full_text_pages_total{outlet=\"a\",result=\"fetched\"} 4"));
+        assert!(text.contains("syndedup_full_text_pages_total{outlet=\"a\",result=\"refused\"} 2"));
+        assert!(
+            !text.contains("result=\"failed\""),
+            "zero counts are left out"
+        );
+        assert_eq!(m.full_text("a", "refused"), 2);
+    }
 }

@@ -220,3 +220,40 @@ pub fn render_table(reports: &[OutletReport]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::poll::FullTextCounts;
+    use std::time::Duration;
+
+    #[test]
+    fn the_table_shows_full_text_counts() {
+        let row = |outlet: &str, full_text: FullTextCounts| OutletReport {
+            outlet: outlet.to_string(),
+            status: "200".to_string(),
+            error: None,
+            items: 3,
+            new: 3,
+            duplicates: 1,
+            elapsed: Duration::from_millis(5),
+            engine: Duration::ZERO,
+            full_text,
+        };
+        let table = render_table(&[
+            row(
+                "Digest",
+                FullTextCounts {
+                    fetched: 2,
+                    failed: 1,
+                    ..Default::default()
+                },
+            ),
+            row("Wire", FullTextCounts::default()),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("FULL TEXT"), "{table}");
+        assert!(lines[1].contains("2 fetched, 1 failed"), "{table}");
+        assert!(lines[2].ends_with('-'), "{table}");
+    }
+}

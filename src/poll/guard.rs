@@ -373,4 +373,25 @@ mod tests {
         );
         assert!(is_refusal(&err));
     }
+
+    #[tokio::test]
+    async fn the_resolver_refuses_names_that_resolve_to_refused_addresses() {
+        use reqwest::dns::Resolve;
+        use std::str::FromStr;
+        let name = reqwest::dns::Name::from_str("localhost").expect("name");
+        let public = GuardedResolver {
+            guard: Guard::public_only(),
+        };
+        let err = match public.resolve(name).await {
+            Ok(addrs) => panic!("resolved to {:?}", addrs.collect::<Vec<_>>()),
+            Err(e) => e,
+        };
+        assert!(is_refusal(err.as_ref()), "{err}");
+        let name = reqwest::dns::Name::from_str("localhost").expect("name");
+        let all = GuardedResolver {
+            guard: Guard::allow_all(),
+        };
+        let addrs: Vec<SocketAddr> = all.resolve(name).await.expect("resolves").collect();
+        assert!(addrs.iter().all(|a| a.ip().is_loopback()), "{addrs:?}");
+    }
 }

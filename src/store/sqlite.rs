@@ -1134,3 +1134,47 @@ impl SqliteStore {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store written by a build before the page cache (schema 3) opens, migrates, keeps its
+    /// rows and caches pages.
+    #[test]
+    fn a_schema_3_store_migrates_to_the_page_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 3;
+                 INSERT INTO outlet (name, polls) VALUES ('a', 7);",
+            )
+            .expect("old rows");
+        }
+        let mut store = SqliteStore::open(&path).expect("migrates");
+        assert_eq!(store.user_version().expect("version"), SCHEMA_VERSION);
+        assert_eq!(store.poll_state().expect("state").outlets["a"].polls, 7);
+        assert_eq!(store.page("https://a.test/1").expect("lookup"), None);
+        let page = CachedPage {
+            url: "https://a.test/1".to_string(),
+            final_url: "https://a.test/1?amp".to_string(),
+            fetched_at: 100,
+            etag: Some("\"e\"".to_string()),
+            last_modified: None,
+            html: "<p>Text</p>".to_string(),
+        };
+        let batch = Batch {
+            pages: vec![page.clone()],
+            ..Batch::default()
+        };
+        store.commit(&batch).expect("commit");
+        assert_eq!(store.page(&page.url).expect("lookup"), Some(page.clone()));
+        store.expire(101).expect("expire");
+        assert_eq!(store.page(&page.url).expect("lookup"), None, "pages expire");
+    }
+}
