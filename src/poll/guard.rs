@@ -74,9 +74,12 @@ fn classify_v4(ip: Ipv4Addr) -> AddrClass {
         AddrClass::Metadata
     } else if a == 127 {
         AddrClass::Loopback
-    } else if a == 10 || (a == 172 && (16..32).contains(&b)) || (a == 192 && b == 168) {
-        AddrClass::Private
-    } else if a == 100 && (64..128).contains(&b) {
+    } else if a == 10
+        || (a == 172 && (16..32).contains(&b))
+        || (a == 192 && b == 168)
+        || (a == 100 && (64..128).contains(&b))
+    {
+        // RFC 1918, and RFC 6598 shared address space (carrier-grade NAT).
         AddrClass::Private
     } else if a == 169 && b == 254 {
         AddrClass::LinkLocal

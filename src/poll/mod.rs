@@ -333,8 +333,8 @@ impl Poller {
             .iter()
             .filter(|o| o.cfg.full_text != FullTextMode::Off)
         {
-            if !page_fetchers.contains_key(&o.guard) {
-                page_fetchers.insert(o.guard, Fetcher::for_pages(&config.fetch, o.guard)?);
+            if let std::collections::hash_map::Entry::Vacant(slot) = page_fetchers.entry(o.guard) {
+                slot.insert(Fetcher::for_pages(&config.fetch, o.guard)?);
             }
         }
         let output = config.output.jsonl.clone().map(|path| Output {
@@ -1373,7 +1373,7 @@ impl Poller {
         let forgotten_items = self.seen.expire(now.saturating_sub(retention));
         let expire_due = self
             .last_expire
-            .map_or(true, |at| at.elapsed() >= EXPIRE_EVERY);
+            .is_none_or(|at| at.elapsed() >= EXPIRE_EVERY);
         if expire_due {
             if let Some(store) = self.store.as_mut() {
                 store.expire(now.saturating_sub(retention))?;
