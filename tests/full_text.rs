@@ -211,6 +211,16 @@ async fn auto_fetches_the_page_of_a_summary_and_matches_on_it() {
     );
     let counts = poller.full_text_counts("courier").expect("outlet");
     assert_eq!(counts.fetched, 1);
+    // What the emitters put in a feed entry: the same text, through ammonia.
+    let shown = syndedup::emit::sanitize_html(body);
+    assert!(
+        shown.contains("Priya Lal") && !shown.contains("<script"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("Full text from <a href=\"http://"),
+        "{shown}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
