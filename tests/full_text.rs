@@ -417,3 +417,41 @@ async fn a_redirect_to_a_private_or_metadata_address_is_refused() {
     assert_eq!(hits.page.load(Ordering::SeqCst), 1);
     assert_eq!(poller.bodies()["courier:r1"], SUMMARY);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_site_holds_the_poll_for_one_timeout_at_most() {
+    let slow = Router::new()
+        .route(
+            "/feed.xml",
+            get(|| async {
+                rss(&[
+                    ("a", "A", "/p/a", SUMMARY),
+                    ("b", "B", "/p/b", SUMMARY),
+                    ("c", "C", "/p/c", SUMMARY),
+                    ("d", "D", "/p/d", SUMMARY),
+                ])
+            }),
+        )
+        .route(
+            "/p/:id",
+            get(|| async {
+                tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+                html(StatusCode::OK, &[], fixture("courier-dam.html"))
+            }),
+        );
+    let addr = serve(slow).await;
+    // Relative links resolve against the feed's URL.
+    let cfg = config(
+        &[("slow", format!("http://{addr}/feed.xml"), "auto")],
+        "[fetch]\ntimeout = \"1s\"\nper_host_concurrency = 1\n",
+    );
+    let mut poller = Poller::new(cfg).expect("poller");
+    let started = std::time::Instant::now();
+    let reports = poller.run_once().await.expect("run");
+    let r = report(&reports, "slow");
+    assert_eq!(r.new, 4, "{r:?}");
+    let f = r.full_text;
+    assert!(f.skipped >= 1, "{r:?}");
+    assert_eq!(f.fetched + f.failed + f.skipped, 4, "{r:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4), "{:?}", started.elapsed());
+}

@@ -38,8 +38,9 @@ pub struct FullTextCounts {
     /// Links the SSRF guard refused: a scheme other than http(s), or an address the outlet
     /// may not reach.
     pub refused: u64,
-    /// Not fetched: a reserved documentation name that never resolves (`*.example`), or
-    /// over `fetch.full_text_max_per_poll` in one poll.
+    /// Not fetched: a reserved documentation name that never resolves (`*.example`), over
+    /// `fetch.full_text_max_per_poll` in one poll, or still in flight when the poll's pages
+    /// ran out of time (`fetch.timeout` for all of them).
     pub skipped: u64,
 }
 

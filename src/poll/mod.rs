@@ -1229,7 +1229,21 @@ impl Poller {
         }
         // Pages to extract: (index, link, final URL, body, validators, feed words).
         let mut bodies: Vec<(usize, String, String, Vec<u8>, Validators, usize)> = Vec::new();
-        while let Some(joined) = tasks.join_next().await {
+        // The poll loop waits for these pages, so they get one request's time in all: a slow
+        // site delays the other outlets' polls by at most `fetch.timeout`.
+        let deadline = Instant::now() + self.config.fetch.timeout;
+        loop {
+            let joined = match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                Ok(Some(joined)) => joined,
+                Ok(None) => break,
+                Err(_) => {
+                    let left = tasks.len() as u64;
+                    tasks.abort_all();
+                    counts.skipped += left;
+                    debug!(outlet = %self.outlets[i].cfg.name, pages = left, "full-text pages still in flight at the poll's deadline (fetch.timeout) were dropped");
+                    break;
+                }
+            };
             let Ok((k, link, cached, words, outcome)) = joined else {
                 counts.failed += 1;
                 continue;
