@@ -5,9 +5,20 @@ use std::path::Path;
 use std::time::Instant;
 
 const CHROME: [&str; 14] = [
-    "cookies", "Accept all", "Related stories", "newsletter", "Share on", "Copyright",
-    "Most read", "Comments (", "Download our app", "Breaking:", "Advertisement", "Log in",
-    "Read more:", "Photo: Courier",
+    "cookies",
+    "Accept all",
+    "Related stories",
+    "newsletter",
+    "Share on",
+    "Copyright",
+    "Most read",
+    "Comments (",
+    "Download our app",
+    "Breaking:",
+    "Advertisement",
+    "Log in",
+    "Read more:",
+    "Photo: Courier",
 ];
 
 fn text_of(html: &str) -> String {
@@ -25,15 +36,22 @@ fn text_of(html: &str) -> String {
             _ => {}
         }
     }
-    out.replace("&amp;", "&").replace("&quot;", "\"").replace("&#39;", "'")
-        .split_whitespace().collect::<Vec<_>>().join(" ")
+    out.replace("&amp;", "&")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/fulltext");
     let story = std::fs::read_to_string(dir.join("story.txt")).expect("story.txt");
-    let paras: Vec<String> = story.lines().filter(|l| !l.trim().is_empty())
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    let paras: Vec<String> = story
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
     let runs = 200;
     println!("page\textractor\twords\tstory paragraphs found\tchrome leaked\tms per page");
     for page in ["courier-dam.html", "ledger-dam.html", "paywall.html"] {
@@ -42,13 +60,17 @@ fn main() {
         type Extractor = fn(&str, &str) -> Result<String, String>;
         let extractors: [(&str, Extractor); 2] = [
             ("dom_smoothie 0.19", |h, u| {
-                let mut r = dom_smoothie::Readability::new(h, Some(u), None).map_err(|e| e.to_string())?;
-                r.parse().map(|a| a.content.to_string()).map_err(|e| e.to_string())
+                let mut r =
+                    dom_smoothie::Readability::new(h, Some(u), None).map_err(|e| e.to_string())?;
+                r.parse()
+                    .map(|a| a.content.to_string())
+                    .map_err(|e| e.to_string())
             }),
             ("readability 0.3", |h, u| {
                 let url = url::Url::parse(u).map_err(|e| e.to_string())?;
                 readability::extractor::extract(&mut h.as_bytes(), &url)
-                    .map(|p| p.content).map_err(|e| e.to_string())
+                    .map(|p| p.content)
+                    .map_err(|e| e.to_string())
             }),
         ];
         for (name, f) in extractors {
@@ -62,10 +84,21 @@ fn main() {
                 Ok(content) => {
                     let text = text_of(&content);
                     let found = paras.iter().filter(|p| text.contains(p.as_str())).count();
-                    let leaked: Vec<&str> = CHROME.iter().copied().filter(|c| text.contains(c)).collect();
-                    println!("{page}\t{name}\t{}\t{found}/{}\t{}\t{ms:.2}",
-                        text.split_whitespace().count(), paras.len(),
-                        if leaked.is_empty() { "-".to_string() } else { leaked.join(", ") });
+                    let leaked: Vec<&str> = CHROME
+                        .iter()
+                        .copied()
+                        .filter(|c| text.contains(c))
+                        .collect();
+                    println!(
+                        "{page}\t{name}\t{}\t{found}/{}\t{}\t{ms:.2}",
+                        text.split_whitespace().count(),
+                        paras.len(),
+                        if leaked.is_empty() {
+                            "-".to_string()
+                        } else {
+                            leaked.join(", ")
+                        }
+                    );
                 }
                 Err(e) => println!("{page}\t{name}\t-\t-\terror: {e}\t{ms:.2}"),
             }
