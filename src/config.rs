@@ -310,6 +310,32 @@ pub struct OutletConfig {
     /// Paragraph patterns (regular expressions) ignored for matching in this outlet's items.
     #[serde(default)]
     pub boilerplate: Vec<String>,
+    /// When to fetch an item's linked page and match on its main text (see [`FullTextMode`]).
+    #[serde(default)]
+    pub full_text: FullTextMode,
+}
+
+/// When the poller fetches the page an item links to and matches on its main text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FullTextMode {
+    /// Never: the feed's own content is all there is.
+    Off,
+    /// When the feed's content is short (under `fetch.full_text_min_words` words of text).
+    #[default]
+    Auto,
+    /// For every new item with a link.
+    Always,
+}
+
+impl FullTextMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FullTextMode::Off => "off",
+            FullTextMode::Auto => "auto",
+            FullTextMode::Always => "always",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -337,6 +363,17 @@ pub struct FetchConfig {
     /// Longest delay honoured from a Retry-After header.
     #[serde(default = "default_max_retry_after", with = "humantime_serde")]
     pub max_retry_after: Duration,
+    /// Let article pages (full text) be fetched from loopback, private, link-local and
+    /// metadata addresses even when the outlet's feed is on a public host.
+    #[serde(default)]
+    pub allow_private: bool,
+    /// `full_text = "auto"` fetches the page when the feed's content has fewer words than this.
+    #[serde(default = "default_full_text_min_words")]
+    pub full_text_min_words: NonZeroUsize,
+    /// At most this many article pages are fetched per poll of one outlet (cache hits not
+    /// counted); the other items keep their feed text.
+    #[serde(default = "default_full_text_max_per_poll")]
+    pub full_text_max_per_poll: usize,
 }
 
 fn default_user_agent() -> String {
@@ -366,6 +403,12 @@ fn default_per_host_concurrency() -> NonZeroUsize {
 fn default_max_retry_after() -> Duration {
     Duration::from_secs(6 * 3600)
 }
+fn default_full_text_min_words() -> NonZeroUsize {
+    NonZeroUsize::new(120).expect("nonzero")
+}
+fn default_full_text_max_per_poll() -> usize {
+    50
+}
 
 impl Default for FetchConfig {
     fn default() -> Self {
@@ -378,6 +421,9 @@ impl Default for FetchConfig {
             concurrency: default_concurrency(),
             per_host_concurrency: default_per_host_concurrency(),
             max_retry_after: default_max_retry_after(),
+            allow_private: false,
+            full_text_min_words: default_full_text_min_words(),
+            full_text_max_per_poll: default_full_text_max_per_poll(),
         }
     }
 }
@@ -725,6 +771,12 @@ impl Config {
             p.push(format!(
                 "fetch.per_host_concurrency ({}) is larger than fetch.concurrency ({}).",
                 f.per_host_concurrency, f.concurrency
+            ));
+        }
+        if f.full_text_min_words.get() > 10_000 {
+            p.push(format!(
+                "fetch.full_text_min_words is {} but must be at most 10000 words.",
+                f.full_text_min_words
             ));
         }
         let s = &self.schedule;

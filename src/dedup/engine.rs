@@ -347,7 +347,7 @@ impl Engine {
         // Tiers, strictest first: everything set aside; phrases and memory only; phrases only.
         let tiers: [&dyn Fn(Option<SetAside>) -> bool; 3] = [
             &|r| r.is_none(),
-            &|r| r.map_or(true, |r| r.is_structural() || r == SetAside::Recurring),
+            &|r| r.is_none_or(|r| r.is_structural() || r == SetAside::Recurring),
             &|r| !phrases(r),
         ];
         let keep: &dyn Fn(Option<SetAside>) -> bool = tiers

@@ -44,6 +44,8 @@ pub struct Metrics {
     engine_seconds: f64,
     engine_rate: f64,
     store_errors: u64,
+    /// Article pages for full text by outlet and result (fetched, cached, failed, ...).
+    full_text: BTreeMap<(String, &'static str), u64>,
 }
 
 impl Metrics {
@@ -84,6 +86,28 @@ impl Metrics {
         }
     }
 
+    /// One poll's full-text counts for `outlet`.
+    pub fn add_full_text(&mut self, outlet: &str, counts: &crate::poll::FullTextCounts) {
+        for (result, n) in counts.labelled() {
+            if n > 0 {
+                *self
+                    .full_text
+                    .entry((outlet.to_string(), result))
+                    .or_insert(0) += n;
+            }
+        }
+    }
+
+    /// Full-text pages of `outlet` with `result` ("fetched", "cached", "failed", "refused",
+    /// "skipped").
+    pub fn full_text(&self, outlet: &str, result: &str) -> u64 {
+        self.full_text
+            .iter()
+            .filter(|((o, r), _)| o == outlet && *r == result)
+            .map(|(_, n)| *n)
+            .sum()
+    }
+
     pub fn add_store_error(&mut self) {
         self.store_errors += 1;
     }
@@ -116,6 +140,19 @@ impl Metrics {
                 "syndedup_polls_total{{outlet=\"{}\",result=\"{}\"}} {n}",
                 label(outlet),
                 result.as_str()
+            )?;
+        }
+        header(
+            out,
+            "syndedup_full_text_pages_total",
+            "counter",
+            "Article pages for full text by outlet and result: fetched, cached, failed (the item kept its feed text), refused (SSRF guard), skipped (a reserved name such as *.example, or over fetch.full_text_max_per_poll).",
+        )?;
+        for ((outlet, result), n) in &self.full_text {
+            writeln!(
+                out,
+                "syndedup_full_text_pages_total{{outlet=\"{}\",result=\"{result}\"}} {n}",
+                label(outlet)
             )?;
         }
         header(
@@ -246,5 +283,26 @@ mod tests {
         assert!(text.contains("syndedup_fetch_duration_seconds_bucket{le=\"60\"} 1"));
         assert!(text.contains("syndedup_fetch_duration_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("syndedup_fetch_duration_seconds_count 2"));
+    }
+
+    #[test]
+    fn full_text_counts_are_series_per_outlet_and_result() {
+        let mut m = Metrics::default();
+        let counts = crate::poll::FullTextCounts {
+            fetched: 2,
+            refused: 1,
+            ..Default::default()
+        };
+        m.add_full_text("a", &counts);
+        m.add_full_text("a", &counts);
+        let text = m.render();
+        assert!(text.contains("# TYPE syndedup_full_text_pages_total counter"));
+        assert!(text.contains("syndedup_full_text_pages_total{outlet=\"a\",result=\"fetched\"} 4"));
+        assert!(text.contains("syndedup_full_text_pages_total{outlet=\"a\",result=\"refused\"} 2"));
+        assert!(
+            !text.contains("result=\"failed\""),
+            "zero counts are left out"
+        );
+        assert_eq!(m.full_text("a", "refused"), 2);
     }
 }

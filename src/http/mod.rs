@@ -297,8 +297,8 @@ async fn stories(
     let list: Vec<serde_json::Value> = s
         .stories()
         .iter()
-        .filter(|r| q.since.map_or(true, |t| r.updated >= t))
-        .filter(|r| q.outlet.as_deref().map_or(true, |o| r.has_outlet(o)))
+        .filter(|r| q.since.is_none_or(|t| r.updated >= t))
+        .filter(|r| q.outlet.as_deref().is_none_or(|o| r.has_outlet(o)))
         .take(q.limit)
         .map(StoryRecord::to_json)
         .collect();

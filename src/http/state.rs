@@ -128,6 +128,8 @@ pub struct OutletStatus {
     /// What was repaired to read the last document fetched (see
     /// [`crate::poll::ParsedFeed::repairs`]).
     pub repairs: Vec<String>,
+    /// Article pages for full text since the daemon started.
+    pub full_text: crate::poll::FullTextCounts,
 }
 
 impl OutletStatus {
@@ -141,6 +143,7 @@ impl OutletStatus {
             items: 0,
             next_poll: None,
             repairs: Vec::new(),
+            full_text: crate::poll::FullTextCounts::default(),
         }
     }
 }
@@ -308,6 +311,19 @@ impl ServiceState {
             .entry(outlet.to_string())
             .or_insert_with(|| OutletStatus::new(outlet))
             .repairs = repairs;
+    }
+
+    /// Adds one poll's full-text counts to the outlet's row and the metrics.
+    pub fn record_full_text(&mut self, outlet: &str, counts: &crate::poll::FullTextCounts) {
+        if counts.is_zero() {
+            return;
+        }
+        self.metrics.add_full_text(outlet, counts);
+        self.outlets
+            .entry(outlet.to_string())
+            .or_insert_with(|| OutletStatus::new(outlet))
+            .full_text
+            .add(counts);
     }
 
     /// Sets when an outlet is next polled (the poller decides after each poll).

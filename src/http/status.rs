@@ -73,17 +73,18 @@ fn write_page(h: &mut String, s: &ServiceState) -> std::fmt::Result {
     }
     h.push_str(
         "<h2>Outlets</h2>\n<table>\n<tr><th>outlet</th><th>last poll</th><th>status</th>\
-         <th>items</th><th>next poll</th><th>error</th></tr>\n",
+         <th>items</th><th>next poll</th><th>full text</th><th>error / repairs</th></tr>\n",
     );
     for o in s.outlets() {
         writeln!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"error\">{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"error\">{}</td></tr>",
             e(&o.name),
             time(o.last_poll),
             o.result.map(|r| r.as_str()).unwrap_or("not polled yet"),
             o.items,
             time(o.next_poll),
+            e(&o.full_text.summary()),
             e(&o.error.clone().unwrap_or_else(|| crate::poll::repairs_note(&o.repairs)))
         )?;
     }

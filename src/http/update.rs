@@ -127,6 +127,7 @@ impl Publisher {
             if let Some(next) = st.and_then(|st| st.next_due).and_then(unix) {
                 s.set_next_poll(&r.outlet, next);
             }
+            s.record_full_text(&r.outlet, &r.full_text);
             s.metrics.add_items_ingested(r.new as u64);
             s.metrics.add_duplicates(r.duplicates as u64);
             if r.new > 0 {
@@ -258,10 +259,8 @@ pub fn load_from_store(
             .ok()
             .and_then(|mut v| v.get_mut("canonical").map(Value::take))
             .unwrap_or(Value::Null);
-        if let Some(body) = canonical.get("body").and_then(Value::as_str) {
-            content
-                .bodies
-                .insert(feed_view.canonical.id.clone(), body.to_string());
+        if let Some(body) = crate::poll::fulltext::payload_display_body(&canonical) {
+            content.bodies.insert(feed_view.canonical.id.clone(), body);
         }
         let fallback = unix(story.first_seen).unwrap_or(now);
         let mut record = StoryRecord::latest(api, fallback);

@@ -179,7 +179,7 @@ pub fn align(a: &Side, b: &Side) -> Vec<Aligned> {
         let mut best: Option<(usize, f32)> = None;
         for (j, sb) in b.shingle_sets.iter().enumerate() {
             let o = set_jaccard(sa, sb);
-            if o >= ALIGN_MIN_OVERLAP && best.map_or(true, |(_, bo)| o > bo) {
+            if o >= ALIGN_MIN_OVERLAP && best.is_none_or(|(_, bo)| o > bo) {
                 best = Some((j, o));
             }
         }

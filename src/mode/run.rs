@@ -153,7 +153,8 @@ pub fn render_stories(stories: &[crate::model::StoryView], limit: usize) -> Stri
     out
 }
 
-/// The `--once` table: one aligned row per outlet.
+/// The `--once` table: one aligned row per outlet. FULL TEXT says what happened to the pages
+/// of new items (fetched, cached, failed, refused, skipped); "-" when none was wanted.
 pub fn render_table(reports: &[OutletReport]) -> String {
     let header = [
         "OUTLET",
@@ -162,11 +163,13 @@ pub fn render_table(reports: &[OutletReport]) -> String {
         "NEW",
         "DUPS",
         "TIME",
+        "FULL TEXT",
         "ERROR / REPAIRS",
     ];
-    let rows: Vec<[String; 7]> = reports
+    let rows: Vec<[String; 8]> = reports
         .iter()
         .map(|r| {
+            let full_text = r.full_text.summary();
             [
                 r.outlet.clone(),
                 r.status.clone(),
@@ -174,6 +177,11 @@ pub fn render_table(reports: &[OutletReport]) -> String {
                 r.new.to_string(),
                 r.duplicates.to_string(),
                 format!("{:.0}ms", r.elapsed.as_secs_f64() * 1000.0),
+                if full_text.is_empty() {
+                    "-".to_string()
+                } else {
+                    full_text
+                },
                 r.error
                     .clone()
                     .unwrap_or_else(|| crate::poll::repairs_note(&r.repairs)),
@@ -186,7 +194,7 @@ pub fn render_table(reports: &[OutletReport]) -> String {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let numeric = [false, false, true, true, true, true, false];
+    let numeric = [false, false, true, true, true, true, false, false];
     let mut out = String::new();
     let mut line = |cells: &[&str]| {
         let mut s = String::new();
@@ -213,4 +221,41 @@ pub fn render_table(reports: &[OutletReport]) -> String {
         line(&cells);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::poll::FullTextCounts;
+    use std::time::Duration;
+
+    #[test]
+    fn the_table_shows_full_text_counts() {
+        let row = |outlet: &str, full_text: FullTextCounts| OutletReport {
+            outlet: outlet.to_string(),
+            status: "200".to_string(),
+            error: None,
+            items: 3,
+            new: 3,
+            duplicates: 1,
+            elapsed: Duration::from_millis(5),
+            engine: Duration::ZERO,
+            full_text,
+        };
+        let table = render_table(&[
+            row(
+                "Digest",
+                FullTextCounts {
+                    fetched: 2,
+                    failed: 1,
+                    ..Default::default()
+                },
+            ),
+            row("Wire", FullTextCounts::default()),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].contains("FULL TEXT"), "{table}");
+        assert!(lines[1].contains("2 fetched, 1 failed"), "{table}");
+        assert!(lines[2].ends_with('-'), "{table}");
+    }
 }

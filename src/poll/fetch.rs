@@ -12,6 +12,7 @@ use reqwest::header::{self, HeaderMap};
 use crate::config::FetchConfig;
 use crate::error::{Error, Result};
 
+use super::guard::{is_refusal, Guard, GuardedResolver};
 use super::schedule::{parse_max_age, parse_retry_after};
 
 /// Where an outlet's feed comes from.
@@ -89,6 +90,13 @@ pub struct Failure {
     pub retry_after: Option<Duration>,
 }
 
+impl Failure {
+    /// Whether the SSRF guard refused the URL or a redirect (see [`super::guard`]).
+    pub fn is_refusal(&self) -> bool {
+        self.message.starts_with(super::guard::REFUSED)
+    }
+}
+
 /// What one fetch gave.
 #[derive(Debug, Clone)]
 pub enum FetchOutcome {
@@ -109,6 +117,8 @@ pub struct Fetcher {
     max_redirects: usize,
     timeout: Duration,
     max_retry_after: Duration,
+    /// Set for article pages: every URL and redirect hop is checked before it is requested.
+    guard: Option<Guard>,
 }
 
 impl Fetcher {
@@ -131,7 +141,67 @@ impl Fetcher {
             max_redirects: cfg.max_redirects,
             timeout: cfg.timeout,
             max_retry_after: cfg.max_retry_after,
+            guard: None,
         })
+    }
+
+    /// The client for article pages under `guard`: the same limits and user agent as feeds,
+    /// a DNS resolver that drops addresses the guard refuses, and redirects checked hop by
+    /// hop. It uses no proxy: a proxy would resolve names itself, past the guard.
+    pub fn for_pages(cfg: &FetchConfig, guard: Guard) -> Result<Fetcher> {
+        let max = cfg.max_redirects;
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max {
+                return attempt.error(format!("too many redirects (fetch.max_redirects = {max})"));
+            }
+            match guard.check_url(attempt.url()) {
+                Ok(()) => attempt.follow(),
+                Err(refused) => attempt.error(refused),
+            }
+        });
+        let client = reqwest::Client::builder()
+            .user_agent(cfg.user_agent.clone())
+            .connect_timeout(cfg.connect_timeout)
+            .timeout(cfg.timeout)
+            .redirect(policy)
+            .dns_resolver(std::sync::Arc::new(GuardedResolver { guard }))
+            .no_proxy()
+            .gzip(true)
+            .brotli(true)
+            .build()
+            .map_err(|e| Error::Feed {
+                url: "(client)".to_string(),
+                message: format!("cannot build the HTTP client for article pages: {e}"),
+            })?;
+        Ok(Fetcher {
+            client,
+            max_body: cfg.max_body_bytes.get(),
+            max_redirects: cfg.max_redirects,
+            timeout: cfg.timeout,
+            max_retry_after: cfg.max_retry_after,
+            guard: Some(guard),
+        })
+    }
+
+    /// Fetches an article page: the URL is checked by the guard first (scheme, literal
+    /// addresses), then requested like a feed (validators, caps, timeouts, Retry-After).
+    pub async fn fetch_page(&self, url: &str, validators: &Validators) -> FetchOutcome {
+        let fail = |message: String| {
+            FetchOutcome::Failed(Failure {
+                status: None,
+                message,
+                retry_after: None,
+            })
+        };
+        let parsed = match url::Url::parse(url) {
+            Ok(u) => u,
+            Err(e) => return fail(format!("{url} is not a valid URL: {e}")),
+        };
+        let guard = self.guard.unwrap_or_else(Guard::public_only);
+        if let Err(refused) = guard.check_url(&parsed) {
+            return fail(refused.to_string());
+        }
+        self.request(&parsed, validators, true).await
     }
 
     /// Fetches `source`, conditionally when `validators` are known. Never panics and never
@@ -144,7 +214,18 @@ impl Fetcher {
     }
 
     async fn fetch_http(&self, url: &url::Url, validators: &Validators) -> FetchOutcome {
+        self.request(url, validators, false).await
+    }
+
+    /// One GET; `page` asks for HTML rather than a feed.
+    async fn request(&self, url: &url::Url, validators: &Validators, page: bool) -> FetchOutcome {
         let mut req = self.client.get(url.clone());
+        if page {
+            req = req.header(
+                header::ACCEPT,
+                "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5",
+            );
+        }
         if let Some(etag) = &validators.etag {
             req = req.header(header::IF_NONE_MATCH, etag);
         }
@@ -158,6 +239,7 @@ impl Fetcher {
         let status = resp.status();
         let code = status.as_u16();
         let headers = resp.headers().clone();
+        let content_type = header_str(&headers, header::CONTENT_TYPE).map(str::to_string);
         let max_age = header_str(&headers, header::CACHE_CONTROL).and_then(parse_max_age);
         if status == reqwest::StatusCode::NOT_MODIFIED {
             return FetchOutcome::NotModified {
@@ -221,12 +303,25 @@ impl Fetcher {
             },
             max_age,
             final_url: Some(final_url),
-            content_type: header_str(&headers, header::CONTENT_TYPE).map(str::to_string),
+            content_type,
         })
     }
 
     fn describe(&self, status: Option<u16>, e: reqwest::Error) -> Failure {
-        let message = if e.is_timeout() {
+        let refusal = std::error::Error::source(&e).and_then(|s| {
+            let mut cur = Some(s);
+            while let Some(err) = cur {
+                if is_refusal(err) && err.source().is_none_or(|s| !is_refusal(s)) {
+                    return Some(err.to_string());
+                }
+                cur = err.source();
+            }
+            None
+        });
+        let message = if let Some(refused) = refusal {
+            // The innermost refusal: its text names the URL or host and the address class.
+            refused
+        } else if e.is_timeout() {
             format!(
                 "timed out after {} (fetch.timeout)",
                 humantime::format_duration(self.timeout)

@@ -6,6 +6,14 @@
 //!   [`repair`] fixes ill-formed XML and converts old formats first.
 //! - [`identity`]: our own item ids.
 //! - [`schedule`]: intervals, backoff, jitter; the per-outlet and per-host state a store persists.
+//! - [`fulltext`]: which items need their linked page, the page's main text, the page cache.
+//! - [`guard`]: the SSRF guard on article links (schemes, addresses, redirects, DNS).
+//!
+//! Full text: new items of an outlet with `full_text = "auto"` (short items) or `"always"`
+//! get their linked page fetched (through the same host limits, `Retry-After` blocks and
+//! caps as feeds, cached in the store) before they go to the engine, which matches on the
+//! page's main text. A page that cannot be fetched or extracted leaves the item as the feed
+//! gave it; it is counted per outlet and logged.
 //!
 //! Concurrency: fetches run as tokio tasks, at most `fetch.concurrency` at once and at most
 //! `fetch.per_host_concurrency` per host. Parsing and the engine run on the blocking pool; the
@@ -15,6 +23,8 @@ pub mod decode;
 pub mod feed;
 pub mod fetch;
 mod generic;
+pub mod fulltext;
+pub mod guard;
 pub mod identity;
 pub mod repair;
 pub mod schedule;
@@ -35,7 +45,7 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 use xxhash_rust::xxh3::xxh3_64;
 
-use crate::config::{Config, OutletConfig, OutputKind};
+use crate::config::{Config, FullTextMode, OutletConfig, OutputKind};
 use crate::dedup::Fingerprint;
 use crate::dedup::{Engine, EngineConfig};
 use crate::error::{Error, Result};
@@ -47,6 +57,8 @@ use crate::store::{
 
 pub use feed::{parse_feed, parse_feed_with, repairs_note, FeedItem, ParseError, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
+pub use fulltext::{CachedPage, FullTextCounts};
+pub use guard::Guard;
 pub use schedule::{HostState, OutletState};
 
 /// One item the poller has seen, per outlet and item id.
@@ -119,6 +131,8 @@ pub struct OutletReport {
     pub elapsed: Duration,
     /// Time the engine spent on this poll's new items.
     pub engine: Duration,
+    /// What full text did for this poll's new items.
+    pub full_text: FullTextCounts,
 }
 
 /// Counters over a cycle (every poll between two moments when nothing was in flight).
@@ -159,6 +173,10 @@ struct OutletRt {
     state: OutletState,
     /// Repairs of the last document read, so a change is logged once (not every poll).
     repairs: Vec<String>,
+    /// Which addresses this outlet's article links may reach.
+    guard: Guard,
+    /// Full-text counters since the poller started.
+    full_text: FullTextCounts,
 }
 
 enum TaskResult {
@@ -251,6 +269,24 @@ pub struct Poller {
     /// The batch of the poll being handled, committed at the end of [`Poller::handle`].
     batch: Batch,
     last_expire: Option<Instant>,
+    /// Clients for article pages, one per distinct guard among the outlets.
+    page_fetchers: HashMap<Guard, Fetcher>,
+    /// The page cache when there is no store (bounded by [`MEMORY_PAGES`]).
+    pages: HashMap<String, CachedPage>,
+}
+
+/// Pages the in-memory cache (no store) holds before it starts over.
+const MEMORY_PAGES: usize = 10_000;
+
+/// An item headed for the engine: the feed item, its first-seen time, its content hash, and
+/// the main text of its page when that was fetched.
+struct FreshItem {
+    item: FeedItem,
+    first_seen: i64,
+    content: u64,
+    /// Never seen before (as opposed to seen with another body).
+    new: bool,
+    page: Option<CachedPage>,
 }
 
 /// How often the daemon deletes records past retention from the store.
@@ -278,6 +314,11 @@ impl Poller {
                     Ok(s) => s.host_key(),
                     Err(_) => String::new(),
                 };
+                let feed_url = match &source {
+                    Ok(Source::Http(u)) => Some(u),
+                    _ => None,
+                };
+                let guard = Guard::for_outlet(feed_url, config.fetch.allow_private);
                 hosts.entry(host.clone()).or_insert_with(|| {
                     Arc::new(HostGate {
                         permits: Arc::new(Semaphore::new(per_host)),
@@ -292,9 +333,20 @@ impl Poller {
                     in_flight: false,
                     state: OutletState::default(),
                     repairs: Vec::new(),
+                    guard,
+                    full_text: FullTextCounts::default(),
                 }
             })
-            .collect();
+            .collect::<Vec<_>>();
+        let mut page_fetchers = HashMap::new();
+        for o in outlets
+            .iter()
+            .filter(|o| o.cfg.full_text != FullTextMode::Off)
+        {
+            if let std::collections::hash_map::Entry::Vacant(slot) = page_fetchers.entry(o.guard) {
+                slot.insert(Fetcher::for_pages(&config.fetch, o.guard)?);
+            }
+        }
         let output = config.output.jsonl.clone().map(|path| Output {
             path,
             kind: config.output.kind,
@@ -317,6 +369,8 @@ impl Poller {
             emitted: HashSet::new(),
             batch: Batch::default(),
             last_expire: None,
+            page_fetchers,
+            pages: HashMap::new(),
         })
     }
 
@@ -363,7 +417,7 @@ impl Poller {
             };
             let body = serde_json::from_str::<serde_json::Value>(payload)
                 .ok()
-                .and_then(|v| v.get("body").and_then(|b| b.as_str()).map(str::to_string));
+                .and_then(|v| fulltext::payload_display_body(&v));
             if let (Some(body), Some(outlet)) = (body, &meta.outlet) {
                 bodies.insert(engine_id(outlet, &meta.id), body);
             }
@@ -422,6 +476,14 @@ impl Poller {
     /// content from it. Bodies leave with their articles when the engine expires them.
     pub fn bodies(&self) -> &HashMap<String, String> {
         &self.bodies
+    }
+
+    /// One outlet's full-text counters since the poller started, by name.
+    pub fn full_text_counts(&self, outlet: &str) -> Option<FullTextCounts> {
+        self.outlets
+            .iter()
+            .find(|o| o.cfg.name == outlet)
+            .map(|o| o.full_text)
     }
 
     /// One outlet's fetch state (last poll, status, error, next due time), by name.
@@ -660,6 +722,7 @@ impl Poller {
                     duplicates: 0,
                     elapsed: Duration::ZERO,
                     engine: Duration::ZERO,
+                    full_text: FullTextCounts::default(),
                 })
             }
         };
@@ -721,6 +784,7 @@ impl Poller {
             duplicates: 0,
             elapsed,
             engine: Duration::ZERO,
+            full_text: FullTextCounts::default(),
         };
         {
             let st = &mut self.outlets[i].state;
@@ -885,7 +949,7 @@ impl Poller {
         self.totals.items += items.len() as u64;
         let stored = self.store.is_some();
         let seen = self.seen.outlets.entry(outlet.clone()).or_default();
-        let mut fresh: Vec<(FeedItem, i64, u64)> = Vec::new();
+        let mut fresh: Vec<FreshItem> = Vec::new();
         for item in items {
             let content = xxh3_64(item.body.as_bytes());
             match seen.get_mut(&item.id) {
@@ -901,7 +965,13 @@ impl Poller {
                 Some(s) => {
                     s.content = content;
                     s.last_seen = now_unix;
-                    fresh.push((item, s.first_seen, content));
+                    fresh.push(FreshItem {
+                        item,
+                        first_seen: s.first_seen,
+                        content,
+                        new: false,
+                        page: None,
+                    });
                 }
                 None => {
                     seen.insert(
@@ -912,13 +982,21 @@ impl Poller {
                             last_seen: now_unix,
                         },
                     );
-                    fresh.push((item, now_unix, content));
+                    fresh.push(FreshItem {
+                        item,
+                        first_seen: now_unix,
+                        content,
+                        new: true,
+                        page: None,
+                    });
                 }
             }
         }
         if fresh.is_empty() {
             return Ok((0, 0));
         }
+        report.full_text = self.full_texts(i, &mut fresh, now_unix).await;
+        self.outlets[i].full_text.add(&report.full_text);
         let Some(mut engine) = self.engine.take() else {
             return Err(Error::Feed {
                 url: self.outlets[i].cfg.url.clone(),
@@ -934,8 +1012,16 @@ impl Poller {
             let mut bodies = Vec::with_capacity(fresh.len());
             let mut dups = 0;
             let n = fresh.len();
-            for (item, first_seen, content) in fresh {
-                let (decision, mut item, fp) = add_item(&mut engine, &outlet, item, first_seen);
+            for FreshItem {
+                item,
+                first_seen,
+                content,
+                page,
+                ..
+            } in fresh
+            {
+                let (decision, mut item, fp) =
+                    add_item(&mut engine, &outlet, item, first_seen, page.as_ref());
                 if decision.is_duplicate() {
                     dups += 1;
                 }
@@ -948,15 +1034,20 @@ impl Poller {
                     }
                 });
                 let line = match kind {
-                    Some(OutputKind::Decisions) => {
-                        Some(decision_line(&names, &outlet, &item, &decision))
-                    }
+                    Some(OutputKind::Decisions) => Some(decision_line(
+                        &names,
+                        &outlet,
+                        &item,
+                        page.as_ref(),
+                        &decision,
+                    )),
                     Some(OutputKind::Stories) => emission.map(|k| {
                         story_line(
                             &engine,
                             &names,
                             &outlet,
                             &item,
+                            page.as_ref(),
                             &decision,
                             k == EmissionKind::Update,
                         )
@@ -986,7 +1077,7 @@ impl Poller {
                         absorbed,
                         survivor: decision.story,
                     }));
-                let payload = serde_json::to_string(&item_json(&outlet, &item)).ok();
+                let payload = serde_json::to_string(&item_json(&outlet, &item, page.as_ref())).ok();
                 batch.items.push(ItemRecord {
                     meta: ArticleMeta {
                         id: key.id,
@@ -1002,7 +1093,11 @@ impl Poller {
                     decision,
                     payload,
                 });
-                bodies.push((engine_id(&outlet, &item.id), std::mem::take(&mut item.body)));
+                let shown = match &page {
+                    Some(p) => fulltext::display_body(&p.html, &p.final_url),
+                    None => std::mem::take(&mut item.body),
+                };
+                bodies.push((engine_id(&outlet, &item.id), shown));
             }
             // Items filed earlier in this batch into a story that a later item merged away
             // are stored under the surviving story (merges are applied before items).
@@ -1047,6 +1142,267 @@ impl Poller {
         Ok((n, dups))
     }
 
+    /// Fetches (or takes from the cache) the page of each fresh item that wants it under the
+    /// outlet's `full_text` mode, and sets `page` on the items whose page gave usable text.
+    /// New items are fetched on a cache miss; an edited item only revalidates a cached page
+    /// (a conditional GET). Failures leave the item as it is; they are counted and logged.
+    async fn full_texts(
+        &mut self,
+        i: usize,
+        fresh: &mut [FreshItem],
+        now_unix: i64,
+    ) -> FullTextCounts {
+        let mut counts = FullTextCounts::default();
+        let mode = self.outlets[i].cfg.full_text;
+        let Some(fetcher) = self.page_fetchers.get(&self.outlets[i].guard).cloned() else {
+            return counts;
+        };
+        let outlet = self.outlets[i].cfg.name.clone();
+        let min_words = self.config.fetch.full_text_min_words.get();
+        let cap = self.config.fetch.full_text_max_per_poll;
+        let mut first_error: Option<String> = None;
+        let mut note = |counts: &mut FullTextCounts, refused: bool, url: &str, error: &str| {
+            if refused {
+                counts.refused += 1;
+            } else {
+                counts.failed += 1;
+            }
+            debug!(outlet = %outlet, url = %url, refused, error = %error, "full text not used; the item keeps its feed text");
+            first_error.get_or_insert_with(|| error.to_string());
+        };
+        // (index in `fresh`, link, cached page to revalidate, feed words)
+        let mut jobs: Vec<(usize, String, Option<CachedPage>, usize)> = Vec::new();
+        for (k, f) in fresh.iter_mut().enumerate() {
+            let Some(link) = f.item.url.clone() else {
+                continue;
+            };
+            if !fulltext::wants_page(mode, &f.item.body, min_words) {
+                continue;
+            }
+            match url::Url::parse(&link) {
+                Ok(u) if fulltext::reserved_name(&u) => {
+                    // Documentation names never resolve: not worth a lookup, nor a warning.
+                    counts.skipped += 1;
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    note(
+                        &mut counts,
+                        false,
+                        &link,
+                        &format!("{link} is not a valid URL: {e}"),
+                    );
+                    continue;
+                }
+            }
+            let cached = self.cached_page(&link);
+            match (cached, f.new) {
+                (Some(page), true) => {
+                    counts.cached += 1;
+                    f.page = Some(page);
+                }
+                (Some(page), false) => jobs.push((k, link, Some(page), 0)),
+                (None, true) => jobs.push((k, link, None, 0)),
+                (None, false) => {}
+            }
+        }
+        if jobs.len() > cap {
+            counts.skipped += (jobs.len() - cap) as u64;
+            jobs.truncate(cap);
+        }
+        for job in &mut jobs {
+            job.3 = fulltext::word_count(&fresh[job.0].item.body);
+        }
+        let mut tasks: JoinSet<(usize, String, Option<CachedPage>, usize, FetchOutcome)> =
+            JoinSet::new();
+        for (k, link, cached, words) in jobs {
+            let host = url::Url::parse(&link)
+                .map(|u| Source::Http(u).host_key())
+                .unwrap_or_default();
+            let per_host = self.config.fetch.per_host_concurrency.get();
+            let gate = self
+                .hosts
+                .entry(host)
+                .or_insert_with(|| {
+                    Arc::new(HostGate {
+                        permits: Arc::new(Semaphore::new(per_host)),
+                        blocked_until: Mutex::new(None),
+                    })
+                })
+                .clone();
+            let global = self.global.clone();
+            let fetcher = fetcher.clone();
+            tasks.spawn(async move {
+                let _host = gate.permits.clone().acquire_owned().await.ok();
+                if let Some(until) = gate.blocked_until().filter(|u| *u > Instant::now()) {
+                    let wait = until.saturating_duration_since(Instant::now()).as_secs();
+                    let failed = FetchOutcome::Failed(fetch::Failure {
+                        status: None,
+                        message: format!("the host asked us to wait (Retry-After) {wait} s more"),
+                        retry_after: None,
+                    });
+                    return (k, link, cached, words, failed);
+                }
+                let _global = global.acquire_owned().await.ok();
+                let validators = Validators {
+                    etag: cached.as_ref().and_then(|c| c.etag.clone()),
+                    last_modified: cached.as_ref().and_then(|c| c.last_modified.clone()),
+                };
+                let outcome = fetcher.fetch_page(&link, &validators).await;
+                if let FetchOutcome::Failed(f) = &outcome {
+                    if let Some(ra) = f.retry_after {
+                        gate.block_until(Instant::now() + ra);
+                    }
+                }
+                (k, link, cached, words, outcome)
+            });
+        }
+        // Pages to extract: (index, link, final URL, body, validators, feed words).
+        let mut bodies: Vec<(usize, String, String, Vec<u8>, Validators, usize)> = Vec::new();
+        // The poll loop waits for these pages, so they get one request's time in all: a slow
+        // site delays the other outlets' polls by at most `fetch.timeout`.
+        let deadline = Instant::now() + self.config.fetch.timeout;
+        loop {
+            let joined = match tokio::time::timeout_at(deadline, tasks.join_next()).await {
+                Ok(Some(joined)) => joined,
+                Ok(None) => break,
+                Err(_) => {
+                    let left = tasks.len() as u64;
+                    tasks.abort_all();
+                    counts.skipped += left;
+                    debug!(outlet = %self.outlets[i].cfg.name, pages = left, "full-text pages still in flight at the poll's deadline (fetch.timeout) were dropped");
+                    break;
+                }
+            };
+            let Ok((k, link, cached, words, outcome)) = joined else {
+                counts.failed += 1;
+                continue;
+            };
+            match outcome {
+                FetchOutcome::Fresh(page) => {
+                    if !fulltext::is_html_type(page.content_type.as_deref()) {
+                        let ct = page.content_type.unwrap_or_default();
+                        note(
+                            &mut counts,
+                            false,
+                            &link,
+                            &format!("{link}: the page is {ct}, not HTML"),
+                        );
+                        continue;
+                    }
+                    let final_url = page.final_url.unwrap_or_else(|| link.clone());
+                    bodies.push((k, link, final_url, page.body, page.validators, words));
+                }
+                FetchOutcome::NotModified { .. } => match cached {
+                    Some(mut c) => {
+                        counts.cached += 1;
+                        c.fetched_at = now_unix;
+                        self.remember_page(c.clone());
+                        fresh[k].page = Some(c);
+                    }
+                    None => note(
+                        &mut counts,
+                        false,
+                        &link,
+                        &format!("{link}: 304 without a cached copy"),
+                    ),
+                },
+                FetchOutcome::Failed(f) => {
+                    let refused = f.is_refusal();
+                    let message = if refused {
+                        f.message
+                    } else {
+                        match f.status {
+                            Some(s) if !f.message.contains(&s.to_string()) => {
+                                format!("{link}: HTTP {s}: {}", f.message)
+                            }
+                            _ => format!("{link}: {}", f.message),
+                        }
+                    };
+                    note(&mut counts, refused, &link, &message);
+                }
+            }
+        }
+        if !bodies.is_empty() {
+            let extracted = tokio::task::spawn_blocking(move || {
+                bodies
+                    .into_iter()
+                    .map(|(k, link, final_url, body, validators, words)| {
+                        let html = String::from_utf8_lossy(&body);
+                        let result = fulltext::extract(&html, &final_url, words);
+                        (k, link, final_url, validators, result)
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            match extracted {
+                Ok(results) => {
+                    for (k, link, final_url, validators, result) in results {
+                        match result {
+                            Ok(html) => {
+                                counts.fetched += 1;
+                                let page = CachedPage {
+                                    url: link,
+                                    final_url,
+                                    fetched_at: now_unix,
+                                    etag: validators.etag,
+                                    last_modified: validators.last_modified,
+                                    html,
+                                };
+                                self.remember_page(page.clone());
+                                fresh[k].page = Some(page);
+                            }
+                            Err(e) => note(&mut counts, false, &link, &e.to_string()),
+                        }
+                    }
+                }
+                Err(e) => {
+                    warn!(outlet = %self.outlets[i].cfg.name, error = %e, "the full-text extraction task failed; the items keep their feed text");
+                }
+            }
+        }
+        if counts.failed + counts.refused > 0 {
+            if let Some(error) = &first_error {
+                warn!(
+                    outlet = %self.outlets[i].cfg.name,
+                    failed = counts.failed,
+                    refused = counts.refused,
+                    fetched = counts.fetched,
+                    first_error = %error,
+                    "some article pages gave no full text; those items keep their feed text"
+                );
+            }
+        }
+        counts
+    }
+
+    /// A cached page by link: from the store when there is one, else from memory.
+    fn cached_page(&self, url: &str) -> Option<CachedPage> {
+        match self.store.as_ref() {
+            Some(store) => match store.page(url) {
+                Ok(page) => page,
+                Err(e) => {
+                    warn!(url = %url, error = %e, "cannot read the page cache; fetching the page again");
+                    None
+                }
+            },
+            None => self.pages.get(url).cloned(),
+        }
+    }
+
+    /// Caches a page: in the poll's batch with a store, else in memory.
+    fn remember_page(&mut self, page: CachedPage) {
+        if self.store.is_some() {
+            self.batch.pages.push(page);
+        } else {
+            if self.pages.len() >= MEMORY_PAGES {
+                self.pages.clear();
+            }
+            self.pages.insert(page.url.clone(), page);
+        }
+    }
+
     fn end_cycle(&mut self) -> Result<CycleTotals> {
         if let Some(out) = self.output.as_mut() {
             out.flush()?;
@@ -1062,7 +1418,7 @@ impl Poller {
         let forgotten_items = self.seen.expire(now.saturating_sub(retention));
         let expire_due = self
             .last_expire
-            .map_or(true, |at| at.elapsed() >= EXPIRE_EVERY);
+            .is_none_or(|at| at.elapsed() >= EXPIRE_EVERY);
         if expire_due {
             if let Some(store) = self.store.as_mut() {
                 store.expire(now.saturating_sub(retention))?;
@@ -1131,12 +1487,14 @@ fn unix_to_time(secs: i64) -> Option<DateTime<FixedOffset>> {
         .map(|t| t.fixed_offset())
 }
 
-/// Prepares, signs and inserts one item. Items without a date get their first-seen time.
+/// Prepares, signs and inserts one item. Items without a date get their first-seen time. With
+/// a fetched `page`, the engine matches on the page's main text instead of the feed's.
 fn add_item(
     engine: &mut Engine,
     outlet: &str,
     mut item: FeedItem,
     first_seen: i64,
+    page: Option<&CachedPage>,
 ) -> (Decision, FeedItem, Fingerprint) {
     if item.published.is_none() {
         item.published = unix_to_time(first_seen);
@@ -1149,13 +1507,18 @@ fn add_item(
             title: item.title.clone(),
             published: item.published,
         },
-        body: std::mem::take(&mut item.body),
+        body: match page {
+            Some(p) => p.html.clone(),
+            None => std::mem::take(&mut item.body),
+        },
     };
     let prepared = engine.prepare(&article);
     let fp = engine.fingerprint(Some(outlet), &prepared);
     // The window runs on first-seen time: feeds misdate items, and expiry uses the wall clock.
     let decision = engine.insert(article.meta, &fp, first_seen);
-    item.body = article.body;
+    if page.is_none() {
+        item.body = article.body;
+    }
     (decision, item, fp)
 }
 
@@ -1168,6 +1531,13 @@ struct ItemJson<'a> {
     title: Option<&'a str>,
     published: Option<String>,
     body: &'a str,
+    /// The main text of the linked page (HTML, unsanitised) when it was fetched; the engine
+    /// matched on it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_text: Option<&'a str>,
+    /// Where the full text came from (the link after redirects).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    full_text_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     dedup: Option<DedupJson<'a>>,
 }
@@ -1189,7 +1559,11 @@ struct OutletId<'a> {
     id: &'a str,
 }
 
-fn item_json<'a>(outlet: &'a str, item: &'a FeedItem) -> ItemJson<'a> {
+fn item_json<'a>(
+    outlet: &'a str,
+    item: &'a FeedItem,
+    page: Option<&'a CachedPage>,
+) -> ItemJson<'a> {
     ItemJson {
         id: &item.id,
         outlet,
@@ -1197,6 +1571,8 @@ fn item_json<'a>(outlet: &'a str, item: &'a FeedItem) -> ItemJson<'a> {
         title: item.title.as_deref(),
         published: item.published.map(|p| p.to_rfc3339()),
         body: &item.body,
+        full_text: page.map(|p| p.html.as_str()),
+        full_text_url: page.map(|p| p.final_url.as_str()),
         dedup: None,
     }
 }
@@ -1206,8 +1582,14 @@ fn round4(x: f32) -> f64 {
 }
 
 /// `kind = "decisions"`: the item plus a `dedup` object.
-fn decision_line(names: &[String], outlet: &str, item: &FeedItem, decision: &Decision) -> Vec<u8> {
-    let mut v = item_json(outlet, item);
+fn decision_line(
+    names: &[String],
+    outlet: &str,
+    item: &FeedItem,
+    page: Option<&CachedPage>,
+    decision: &Decision,
+) -> Vec<u8> {
+    let mut v = item_json(outlet, item, page);
     v.dedup = Some(DedupJson {
         story: decision.story.to_string(),
         duplicate_of: decision.duplicate_of.as_deref().map(|eid| {
@@ -1227,6 +1609,7 @@ fn story_line(
     names: &[String],
     outlet: &str,
     item: &FeedItem,
+    page: Option<&CachedPage>,
     decision: &Decision,
     update: bool,
 ) -> Vec<u8> {
@@ -1261,7 +1644,7 @@ fn story_line(
     let v = StoryJson {
         story: decision.story.to_string(),
         update,
-        canonical: item_json(outlet, item),
+        canonical: item_json(outlet, item, page),
         copies,
     };
     serde_json::to_vec(&v).unwrap_or_default()

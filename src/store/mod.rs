@@ -16,6 +16,7 @@
 //! | [`Store::expire`] | `DELETE ... WHERE last_seen < before` | key TTLs set at commit (`EXPIRE item:… retention`) plus `ZREMRANGEBYSCORE` |
 //! | [`Store::stories`], [`Store::story`] | joins over `story` and `item` | `ZREVRANGEBYSCORE stories:by-first-seen`, `HGETALL story:{id}`, `SMEMBERS story:{id}:items` |
 //! | [`Store::output_pending`], [`Store::output_written`], [`Store::output_mark`] | the `outbox` table and two `setting` rows | a stream `outbox` (`XADD` inside the batch's `MULTI`, `XRANGE`, `XTRIM MINID`) and a hash `output` |
+//! | [`Store::page`] | point query on `page (url)` | `HGETALL page:{url}` with a TTL of the retention |
 //! | [`Store::poll_state`] | `outlet`, `host`, and `item` (outlet, id, hash, first/last seen) | `HGETALL outlet:{name}` per configured outlet, `host:{name}` keys with `PEXPIREAT`, `HSCAN seen:{outlet}` |
 //!
 //! The one-writer lock becomes a lease (`SET lock NX PX`) per outlet shard; story ids come
@@ -40,7 +41,7 @@ use crate::config::StoreConfig;
 use crate::dedup::{pair_score, Engine, EngineConfig, Fingerprint, MatchRule};
 use crate::error::Result;
 use crate::model::{ArticleMeta, Decision, StoryId};
-pub use crate::poll::{HostState, OutletState, PollState};
+pub use crate::poll::{CachedPage, HostState, OutletState, PollState};
 
 pub use outbox::flush_outbox;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
@@ -132,6 +133,9 @@ pub struct Batch {
     /// Stories merged by a bridging article (see [`crate::dedup::cluster`]), applied before
     /// `items`: the absorbed story's items move to the survivor and its id becomes an alias.
     pub merges: Vec<StoryMerge>,
+    /// Article pages fetched for full text in this batch, replacing what was cached for
+    /// their URLs (see [`Store::page`]).
+    pub pages: Vec<CachedPage>,
 }
 
 /// One story merged into another.
@@ -151,6 +155,7 @@ impl Batch {
             && self.lines.is_empty()
             && self.learner.is_empty()
             && self.merges.is_empty()
+            && self.pages.is_empty()
     }
 }
 
@@ -300,6 +305,9 @@ pub trait Store {
     /// Marks outbox lines up to `seq` as written (they leave the outbox) and records the
     /// output file's length after them, in one transaction.
     fn output_written(&mut self, seq: i64, mark: &OutputMark) -> Result<()>;
+    /// The cached main text of an article page, by the item's link. Pages expire with
+    /// [`Store::expire`] (counted from when they were fetched).
+    fn page(&self, url: &str) -> Result<Option<CachedPage>>;
 }
 
 /// The identity of an item's content, as the poller computes it: xxh3 of the body. An edited

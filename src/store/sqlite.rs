@@ -19,7 +19,7 @@ use super::{
     parse_published, Batch, Expired, HostState, ItemKey, OutletState, OutputMark, PollState,
     RestoreItem, Snapshot, Store, StoredCopy, StoredStory, StoryMerge, StoryQuery,
 };
-use crate::poll::SeenItem;
+use crate::poll::{CachedPage, SeenItem};
 
 /// Migrations, oldest first; `user_version` counts how many were applied. Append, never edit.
 const MIGRATIONS: &[&str] = &[
@@ -100,6 +100,19 @@ CREATE TABLE story_alias (
     absorbed INTEGER PRIMARY KEY,
     survivor INTEGER NOT NULL
 );
+"#,
+    // Article pages fetched for full text, by the item's link: fetched once, revalidated
+    // with their validators when an item is edited.
+    r#"
+CREATE TABLE page (
+    url           TEXT PRIMARY KEY,
+    final_url     TEXT NOT NULL,
+    fetched_at    INTEGER NOT NULL,        -- retention counts from here
+    etag          TEXT,
+    last_modified TEXT,
+    html          TEXT NOT NULL            -- the extracted main text
+);
+CREATE INDEX page_fetched_at ON page (fetched_at);
 "#,
 ];
 
@@ -841,6 +854,26 @@ impl Store for SqliteStore {
                 }
             }
             {
+                let mut page = tx.prepare_cached(
+                    "INSERT INTO page (url, final_url, fetched_at, etag, last_modified, html)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (url) DO UPDATE SET
+                         final_url = excluded.final_url, fetched_at = excluded.fetched_at,
+                         etag = excluded.etag, last_modified = excluded.last_modified,
+                         html = excluded.html",
+                )?;
+                for p in &batch.pages {
+                    page.execute(params![
+                        p.url,
+                        p.final_url,
+                        p.fetched_at,
+                        p.etag,
+                        p.last_modified,
+                        p.html
+                    ])?;
+                }
+            }
+            {
                 let mut queue = tx.prepare_cached("INSERT INTO outbox (line) VALUES (?1)")?;
                 for line in &batch.lines {
                     queue.execute([line])?;
@@ -877,6 +910,7 @@ impl Store for SqliteStore {
             let items = stories.len() as u64;
             let touched: BTreeSet<i64> = stories.into_iter().collect();
             let dropped = settle_stories(&tx, &touched)?;
+            tx.execute("DELETE FROM page WHERE fetched_at < ?1", [before])?;
             if dropped > 0 {
                 tx.execute(
                     "DELETE FROM emission WHERE story NOT IN (SELECT id FROM story)",
@@ -982,6 +1016,10 @@ impl Store for SqliteStore {
             .map_err(|e| store_err(&path, "cannot mark output as written", e))
     }
 
+    fn page(&self, url: &str) -> Result<Option<CachedPage>> {
+        self.page_row(url)
+    }
+
     fn poll_state(&self) -> Result<PollState> {
         let mut state = PollState::default();
         let read = |e| self.sql("cannot read the poll state", e);
@@ -1051,6 +1089,27 @@ impl Store for SqliteStore {
 }
 
 impl SqliteStore {
+    fn page_row(&self, url: &str) -> Result<Option<CachedPage>> {
+        self.conn
+            .prepare_cached(
+                "SELECT url, final_url, fetched_at, etag, last_modified, html FROM page WHERE url = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row([url], |r| {
+                    Ok(CachedPage {
+                        url: r.get(0)?,
+                        final_url: r.get(1)?,
+                        fetched_at: r.get(2)?,
+                        etag: r.get(3)?,
+                        last_modified: r.get(4)?,
+                        html: r.get(5)?,
+                    })
+                })
+                .optional()
+            })
+            .map_err(|e| self.sql("cannot look up a cached page", e))
+    }
+
     fn setting(&self, key: &str) -> Result<Option<String>> {
         self.conn
             .query_row("SELECT value FROM setting WHERE key = ?1", [key], |r| {
@@ -1065,7 +1124,7 @@ impl SqliteStore {
 impl SqliteStore {
     pub fn counts(&self) -> Result<HashMap<&'static str, u64>> {
         let mut out = HashMap::new();
-        for table in ["item", "story", "emission", "outlet"] {
+        for table in ["item", "story", "emission", "outlet", "page"] {
             let n: i64 = self
                 .conn
                 .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
@@ -1073,5 +1132,49 @@ impl SqliteStore {
             out.insert(table, n as u64);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store written by a build before the page cache (schema 3) opens, migrates, keeps its
+    /// rows and caches pages.
+    #[test]
+    fn a_schema_3_store_migrates_to_the_page_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 3;
+                 INSERT INTO outlet (name, polls) VALUES ('a', 7);",
+            )
+            .expect("old rows");
+        }
+        let mut store = SqliteStore::open(&path).expect("migrates");
+        assert_eq!(store.user_version().expect("version"), SCHEMA_VERSION);
+        assert_eq!(store.poll_state().expect("state").outlets["a"].polls, 7);
+        assert_eq!(store.page("https://a.test/1").expect("lookup"), None);
+        let page = CachedPage {
+            url: "https://a.test/1".to_string(),
+            final_url: "https://a.test/1?amp".to_string(),
+            fetched_at: 100,
+            etag: Some("\"e\"".to_string()),
+            last_modified: None,
+            html: "<p>Text</p>".to_string(),
+        };
+        let batch = Batch {
+            pages: vec![page.clone()],
+            ..Batch::default()
+        };
+        store.commit(&batch).expect("commit");
+        assert_eq!(store.page(&page.url).expect("lookup"), Some(page.clone()));
+        store.expire(101).expect("expire");
+        assert_eq!(store.page(&page.url).expect("lookup"), None, "pages expire");
     }
 }
