@@ -109,17 +109,13 @@ impl Profile {
         // Keep each hash once, with the first paragraph it appears in. Paragraph numbers grow in
         // text order, so sorting whole entries puts the earliest paragraph first in each run of
         // one hash: the same result as a stable sort on the hash alone.
-        sort_entries(raw, &mut scratch.sorted, &mut scratch.counts);
-        let mut entries: Vec<u64> = Vec::with_capacity(raw.len());
+        let mut entries = vec![0u64; raw.len()];
+        if sort_entries(raw, &mut entries, &mut scratch.counts) {
+            entries.dedup_by(|later, first| *later >> 32 == *first >> 32);
+        }
         let mut counts = vec![0u32; paragraphs.len()];
-        let mut last = None;
-        for &e in &scratch.sorted {
-            let high = e >> 32;
-            if last != Some(high) {
-                last = Some(high);
-                entries.push(e);
-                counts[(e & LOW) as usize] += 1;
-            }
+        for &e in &entries {
+            counts[(e & LOW) as usize] += 1;
         }
         let paragraphs: Vec<ProfileParagraph> = paragraphs
             .iter()
@@ -294,7 +290,6 @@ const LOW: u64 = 0xFFFF_FFFF;
 #[derive(Default)]
 struct Scratch {
     raw: Vec<u64>,
-    sorted: Vec<u64>,
     counts: Vec<u32>,
     bytes: Vec<u8>,
 }
@@ -307,22 +302,23 @@ thread_local! {
 /// degenerate input): the sort falls back to a comparison sort instead of insertion sorting it.
 const BUCKET_LIMIT: u32 = 48;
 
-/// Sorts `raw` into `out` (ascending `u64`). Profiles are sorted once per article, so this is on
-/// the hot path. The hashes are uniform, so one counting pass on their top bits gives about one
-/// bucket per entry, and each entry is then inserted in order into its bucket: two passes,
-/// against eight for an LSD radix sort of 8-bit digits.
-fn sort_entries(raw: &[u64], out: &mut Vec<u64>, counts: &mut Vec<u32>) {
+/// Sorts `raw` into `out` (ascending `u64`; as long as `raw`, all zero). Returns false when no
+/// two entries share a hash (no dedup needed), true when some may. Profiles are sorted once per
+/// article, so this is on the hot path. The hashes are uniform, so one counting pass on their
+/// top bits gives about one bucket per entry, and each entry is then inserted in order into its
+/// bucket: two passes, against eight for an LSD radix sort of 8-bit digits.
+fn sort_entries(raw: &[u64], out: &mut [u64], counts: &mut Vec<u32>) -> bool {
     let n = raw.len();
+    debug_assert_eq!(out.len(), n);
     if n < 64 {
-        out.clear();
-        out.extend_from_slice(raw);
+        out.copy_from_slice(raw);
         out.sort_unstable();
-        return;
+        return true;
     }
     // floor(log2 n) bits: between n/2 and n buckets.
     let bits = (usize::BITS - 1 - n.leading_zeros()).min(16);
     let shift = 64 - bits;
-    // Buffers keep their length between builds; only the part used is zeroed (a memset).
+    // The buffer keeps its length between builds; only the part used is zeroed (a memset).
     let size = 1usize << bits;
     if counts.len() < size {
         counts.resize(size, 0);
@@ -336,10 +332,9 @@ fn sort_entries(raw: &[u64], out: &mut Vec<u64>, counts: &mut Vec<u32>) {
         most = most.max(*c);
     }
     if most > BUCKET_LIMIT {
-        out.clear();
-        out.extend_from_slice(raw);
+        out.copy_from_slice(raw);
         out.sort_unstable();
-        return;
+        return true;
     }
     let mut sum = 0u32;
     for c in counts.iter_mut() {
@@ -348,10 +343,10 @@ fn sort_entries(raw: &[u64], out: &mut Vec<u64>, counts: &mut Vec<u32>) {
         sum += k;
     }
     // Each entry is inserted in order into its bucket: entries of lower buckets are smaller and
-    // the slots not yet filled hold 0, so the shifting stops at the bucket's start.
-    out.truncate(n);
-    out.fill(0);
-    out.resize(n, 0);
+    // the slots not yet filled hold 0, so the shifting stops at the bucket's start. Entries come
+    // in text order, so an earlier entry with the same hash is at or below the new one's
+    // paragraph: right before it once inserted.
+    let mut repeats = false;
     for &e in raw {
         let c = &mut counts[(e >> shift) as usize];
         let mut j = *c as usize;
@@ -361,7 +356,10 @@ fn sort_entries(raw: &[u64], out: &mut Vec<u64>, counts: &mut Vec<u32>) {
             j -= 1;
         }
         out[j] = e;
+        // (An unfilled slot before a hash whose high half is 0 only costs a needless dedup.)
+        repeats |= j > 0 && out[j - 1] >> 32 == e >> 32;
     }
+    repeats
 }
 
 /// Sizes differing by more than this factor are intersected by galloping.
@@ -501,15 +499,17 @@ mod tests {
                 };
                 v.push(h | (i / 9) as u64);
             }
-            let (mut out, mut counts) = (Vec::new(), Vec::new());
-            sort_entries(&v, &mut out, &mut counts);
+            let (mut out, mut counts) = (vec![0; v.len()], Vec::new());
+            let repeats = sort_entries(&v, &mut out, &mut counts);
+            let before = out.len();
             out.dedup_by(|later, first| *later >> 32 == *first >> 32);
+            assert!(repeats || out.len() == before, "n = {n}: a repeat went unseen");
             assert_eq!(out, stable_first(&v), "n = {n}");
         }
         // Degenerate hashes (all in one bucket) take the comparison sort.
         let v: Vec<u64> = (0..3000u64).map(|i| ((i * 7919) % 3001) << 32 | i).collect();
-        let (mut out, mut counts) = (Vec::new(), Vec::new());
-        sort_entries(&v, &mut out, &mut counts);
+        let (mut out, mut counts) = (vec![0; v.len()], Vec::new());
+        assert!(sort_entries(&v, &mut out, &mut counts));
         out.dedup_by(|later, first| *later >> 32 == *first >> 32);
         assert_eq!(out, stable_first(&v));
     }

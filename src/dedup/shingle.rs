@@ -152,7 +152,8 @@ impl Preparer {
             text_hash: 0,
         };
         let mut words: Vec<u64> = Vec::with_capacity(64);
-        let mut buf: Vec<u8> = Vec::with_capacity(32);
+        // Holds one lower-cased line at a time (see `for_each_word`).
+        let mut buf: Vec<u8> = Vec::with_capacity(1024);
         let mut keys: Vec<u8> = Vec::new();
         let mut cut = false;
         for line in text.split('\n') {

@@ -116,16 +116,48 @@ fn continues(s: &[u8], i: usize) -> bool {
     }
 }
 
+/// Bytes of padding after the lower-cased line in `buf`: a separator, so the eight-byte reads
+/// of [`run_end`] never pass the end and stop there.
+const PAD: usize = 8;
+
+/// The end of the run of letters and digits from `i` in a lower-cased, padded line: eight bytes
+/// at a time (bit 7 of each byte marks `a..=z` or `0..=9`; every byte is ASCII, so the adds
+/// never carry into the next byte).
+#[inline]
+fn run_end(s: &[u8], mut i: usize) -> usize {
+    const fn splat(b: u8) -> u64 {
+        0x0101_0101_0101_0101 * b as u64
+    }
+    const HIGH: u64 = splat(0x80);
+    let in_range = |x: u64, lo: u8, hi: u8| {
+        x.wrapping_add(splat(0x80 - lo)) & !x.wrapping_add(splat(0x7F - hi))
+    };
+    while let Some(chunk) = s.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let kept = (in_range(x, b'a', b'z') | in_range(x, b'0', b'9')) & HIGH;
+        let stop = !kept & HIGH;
+        if stop != 0 {
+            return i + (stop.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < s.len() && KEPT[s[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
 /// The byte-level equivalent of [`unicode_words`] for ASCII input. The line is lower-cased
-/// into `buf` at once; a word that is one run of letters and digits (nearly all) is then a
-/// slice of it, found with one table lookup per byte. Joiners (`'`, `.`, `:` between letters,
-/// `,` `;` between digits) and underscores continue a word without being kept: such a word is
-/// put together after the line in `buf`.
+/// into `buf` at once (then a separator pad); a word that is one run of letters and digits
+/// (nearly all) is then a slice of it, its end found eight bytes at a time. Joiners (`'`, `.`,
+/// `:` between letters, `,` `;` between digits) and underscores continue a word without being
+/// kept: such a word is put together after the pad in `buf`.
 fn ascii_words(line: &[u8], buf: &mut Vec<u8>, f: &mut impl FnMut(&[u8])) {
     let n = line.len();
     buf.clear();
     buf.extend(line.iter().map(u8::to_ascii_lowercase));
-    let run_end = |s: &[u8], i: usize| i + s[i..].iter().position(|&c| !KEPT[c as usize]).unwrap_or(s.len() - i);
+    buf.extend_from_slice(&[b' '; PAD]);
+    let padded = n + PAD;
     let mut i = 0;
     while i < n {
         match buf[i..n].iter().position(|&c| STARTS[c as usize]) {
@@ -133,24 +165,25 @@ fn ascii_words(line: &[u8], buf: &mut Vec<u8>, f: &mut impl FnMut(&[u8])) {
             None => break,
         }
         let start = i;
-        i = run_end(&buf[..n], i);
-        if !continues(&buf[..n], i) {
+        i = run_end(&buf[..padded], i);
+        // The pad is a separator: `continues` sees the line as if it ended at `n`.
+        if !continues(&buf[..padded], i) {
             if i > start {
                 f(&buf[start..i]);
             }
             continue;
         }
-        // A joined word: its runs are copied after the line.
+        // A joined word: its runs are copied after the pad.
         buf.extend_from_within(start..i);
-        while continues(&buf[..n], i) {
+        while continues(&buf[..padded], i) {
             let run = i + 1;
-            i = run_end(&buf[..n], run);
+            i = run_end(&buf[..padded], run);
             buf.extend_from_within(run..i);
         }
-        if buf.len() > n {
-            f(&buf[n..]);
+        if buf.len() > padded {
+            f(&buf[padded..]);
         }
-        buf.truncate(n);
+        buf.truncate(padded);
     }
 }
 
