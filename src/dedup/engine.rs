@@ -374,17 +374,19 @@ impl Engine {
         fp.profile = std::sync::Arc::new(Profile::build(&parts));
         if min_stories > 0 {
             fp.paragraph_keys = Vec::with_capacity(paragraphs.len());
-            fp.paragraph_keys.extend(paragraphs
-                .iter()
-                .zip(&reasons)
-                .filter(|(p, r)| {
-                    p.words >= min_prose
-                        && !matches!(
-                            r,
-                            Some(SetAside::Builtin | SetAside::Pattern | SetAside::Learned)
-                        )
-                })
-                .map(|(p, _)| p.key));
+            fp.paragraph_keys.extend(
+                paragraphs
+                    .iter()
+                    .zip(&reasons)
+                    .filter(|(p, r)| {
+                        p.words >= min_prose
+                            && !matches!(
+                                r,
+                                Some(SetAside::Builtin | SetAside::Pattern | SetAside::Learned)
+                            )
+                    })
+                    .map(|(p, _)| p.key),
+            );
         }
         (fp, Classified { reasons, matched })
     }

@@ -503,11 +503,16 @@ mod tests {
             let repeats = sort_entries(&v, &mut out, &mut counts);
             let before = out.len();
             out.dedup_by(|later, first| *later >> 32 == *first >> 32);
-            assert!(repeats || out.len() == before, "n = {n}: a repeat went unseen");
+            assert!(
+                repeats || out.len() == before,
+                "n = {n}: a repeat went unseen"
+            );
             assert_eq!(out, stable_first(&v), "n = {n}");
         }
         // Degenerate hashes (all in one bucket) take the comparison sort.
-        let v: Vec<u64> = (0..3000u64).map(|i| ((i * 7919) % 3001) << 32 | i).collect();
+        let v: Vec<u64> = (0..3000u64)
+            .map(|i| ((i * 7919) % 3001) << 32 | i)
+            .collect();
         let (mut out, mut counts) = (vec![0; v.len()], Vec::new());
         assert!(sort_entries(&v, &mut out, &mut counts));
         out.dedup_by(|later, first| *later >> 32 == *first >> 32);
@@ -516,7 +521,10 @@ mod tests {
 
     /// The merge pass as it was: both sides walked in step, paragraph counts in vectors.
     fn overlap_by_merge(p: &Profile, q: &Profile) -> (u32, Vec<u32>, Vec<u32>) {
-        let (mut sa, mut sb) = (vec![0u32; p.paragraphs.len()], vec![0u32; q.paragraphs.len()]);
+        let (mut sa, mut sb) = (
+            vec![0u32; p.paragraphs.len()],
+            vec![0u32; q.paragraphs.len()],
+        );
         let (a, b) = (&p.entries, &q.entries);
         let (mut i, mut j, mut shared) = (0, 0, 0);
         while i < a.len() && j < b.len() {
@@ -541,7 +549,8 @@ mod tests {
         // Sizes from equal to 1:60, paragraph counts below and above the stack buffers.
         for (small, large, per) in [(40, 40, 10), (300, 1000, 25), (20, 1200, 6), (5, 300, 1)] {
             let story: Vec<Vec<u64>> = (0..large / per).map(|i| para(i * 1000, per)).collect();
-            let mut stub: Vec<Vec<u64>> = (0..small / per).map(|i| para(i * 1000 + 3, per)).collect();
+            let mut stub: Vec<Vec<u64>> =
+                (0..small / per).map(|i| para(i * 1000 + 3, per)).collect();
             stub.push(para(999_999, 7));
             let (p, q) = (profile(&stub), profile(&story));
             for (x, y) in [(&p, &q), (&q, &p), (&p, &p)] {
