@@ -3,6 +3,9 @@
 //! - `normalise`: HTML/text to folded words, per article size;
 //! - `shingle_sign`: prepare (normalise + shingle) and sign, per article size;
 //! - `signature_scheme`: OPH against multiply-shift on the same shingles (`dedup.scheme`);
+//! - `profile`: building the exact profile (sorted shingle set with paragraphs) and the exact
+//!   overlap of two profiles (a copy against its original, a stub against a long read), in
+//!   shingles/s;
 //! - `index_match_merge`: `Engine::insert` of pre-signed articles, per corpus size;
 //! - `end_to_end`: `Engine::add` from body to decision, per corpus size.
 //!
@@ -10,7 +13,7 @@
 
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use syndedup::config::SignatureScheme;
-use syndedup::dedup::Signer;
+use syndedup::dedup::{Profile, Signer};
 use syndedup::normalize::{body_text, for_each_word};
 use syndedup::synth::{Generator, SynthConfig};
 use syndedup::{Article, ArticleMeta, Engine};
@@ -106,6 +109,47 @@ fn signature_scheme(c: &mut Criterion) {
     group.finish();
 }
 
+/// A prepared body's paragraphs as `Profile::build` takes them.
+fn profile_parts(p: &syndedup::dedup::Prepared) -> Vec<(&[u64], u32)> {
+    p.paragraphs
+        .iter()
+        .map(|s| (&p.shingles[s.start as usize..s.end as usize], s.words))
+        .collect()
+}
+
+fn profile(c: &mut Criterion) {
+    let engine = Engine::with_defaults();
+    let bodies = sized_bodies();
+    let prepared: Vec<_> = bodies
+        .iter()
+        .map(|(_, body)| engine.preparer().prepare(None, body))
+        .collect();
+    let mut group = c.benchmark_group("profile");
+    for ((name, _), p) in bodies.iter().zip(&prepared) {
+        let parts = profile_parts(p);
+        group.throughput(Throughput::Elements(p.shingles.len() as u64));
+        group.bench_with_input(BenchmarkId::new("build", name), &parts, |b, parts| {
+            b.iter(|| black_box(Profile::build(parts)))
+        });
+    }
+    let built: Vec<Profile> = prepared
+        .iter()
+        .map(|p| Profile::build(&profile_parts(p)))
+        .collect();
+    // A copy against itself (the common candidate), and the short item against the long read
+    // (sizes far apart: the galloping path).
+    for (name, a, b) in [
+        ("copy", &built[1], &built[1]),
+        ("stub_in_long", &built[0], &built[2]),
+    ] {
+        group.throughput(Throughput::Elements((a.len() + b.len()) as u64));
+        group.bench_function(BenchmarkId::new("overlap", name), |bench| {
+            bench.iter(|| black_box(a.overlap(b)))
+        });
+    }
+    group.finish();
+}
+
 fn index_match_merge(c: &mut Criterion) {
     let mut group = c.benchmark_group("index_match_merge");
     group.sample_size(10);
@@ -159,6 +203,7 @@ criterion_group!(
     normalise,
     shingle_sign,
     signature_scheme,
+    profile,
     index_match_merge,
     end_to_end
 );

@@ -310,15 +310,17 @@ impl Engine {
         }
         let min_prose = self.preparer.chrome().min_words();
         let min_stories = self.config.boilerplate.recurring_min_stories;
+        // The outlet is looked up once, not once per paragraph.
+        let learned = match (&self.learner, outlet) {
+            (Some(l), Some(o)) => Some(l.boilerplate_of(o)),
+            _ => None,
+        };
         let reasons: Vec<Option<SetAside>> = paragraphs
             .iter()
             .map(|p| {
                 p.set_aside
                     .or_else(|| {
-                        let learned = match (&self.learner, outlet) {
-                            (Some(l), Some(o)) => l.is_boilerplate(o, p.key),
-                            _ => false,
-                        };
+                        let learned = learned.as_ref().is_some_and(|is| is(p.key));
                         learned.then_some(SetAside::Learned)
                     })
                     .or_else(|| {
@@ -371,7 +373,9 @@ impl Engine {
                     p.words,
                 )
             });
-        let parts: Vec<(&[u64], u32)> = parts.collect();
+        let mut parts_of: Vec<(&[u64], u32)> = Vec::with_capacity(paragraphs.len());
+        parts_of.extend(parts);
+        let parts = parts_of;
         let mut fp = self.signer.sign(parts.iter().map(|(s, _)| *s), words);
         let aside = paragraphs
             .iter()
@@ -380,18 +384,20 @@ impl Engine {
             .map(|(p, _)| &prepared.shingles[p.start as usize..p.end as usize]);
         fp.profile = std::sync::Arc::new(Profile::build(&parts).with_aside(aside));
         if min_stories > 0 {
-            fp.paragraph_keys = paragraphs
-                .iter()
-                .zip(&reasons)
-                .filter(|(p, r)| {
-                    p.words >= min_prose
-                        && !matches!(
-                            r,
-                            Some(SetAside::Builtin | SetAside::Pattern | SetAside::Learned)
-                        )
-                })
-                .map(|(p, _)| p.key)
-                .collect();
+            fp.paragraph_keys = Vec::with_capacity(paragraphs.len());
+            fp.paragraph_keys.extend(
+                paragraphs
+                    .iter()
+                    .zip(&reasons)
+                    .filter(|(p, r)| {
+                        p.words >= min_prose
+                            && !matches!(
+                                r,
+                                Some(SetAside::Builtin | SetAside::Pattern | SetAside::Learned)
+                            )
+                    })
+                    .map(|(p, _)| p.key),
+            );
         }
         (fp, Classified { reasons, matched })
     }
@@ -1064,7 +1070,7 @@ fn page_worthy(p: &Profile) -> bool {
 }
 
 fn exact_key(fp: &Fingerprint) -> u64 {
-    let mut bytes = Vec::with_capacity(8 + 4 * fp.sig.len());
+    let mut bytes = Vec::with_capacity(16 + 4 * fp.sig.len());
     bytes.extend_from_slice(&fp.shingles.to_le_bytes());
     bytes.extend_from_slice(&fp.words.to_le_bytes());
     for v in &fp.sig {

@@ -79,23 +79,34 @@ impl Profile {
     /// Builds a profile from the matched paragraphs in text order: each one's shingle hashes
     /// and word count.
     pub fn build(paragraphs: &[(&[u64], u32)]) -> Profile {
-        let total: usize = paragraphs.iter().map(|(s, _)| s.len()).sum();
-        let mut entries: Vec<u64> = Vec::with_capacity(total.min(MAX_PROFILE_SHINGLES));
+        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => Self::build_with(paragraphs, &mut scratch),
+            Err(_) => Self::build_with(paragraphs, &mut Scratch::default()),
+        })
+    }
+
+    fn build_with(paragraphs: &[(&[u64], u32)], scratch: &mut Scratch) -> Profile {
         let any_long = paragraphs.iter().any(|&(_, w)| w >= LEAD_MIN_WORDS);
         // A text without a long paragraph (a list, a stub) leads with what it has.
         let is_lead = |words: u32| words >= LEAD_MIN_WORDS || !any_long;
         let mut anchors: Vec<u32> = Vec::with_capacity(MAX_ANCHORS);
         let mut lead_seen = 0usize;
+        // Every shingle in text order, up to the cap: `hash's high half << 32 | paragraph`.
+        let raw = &mut scratch.raw;
+        raw.clear();
         for (index, &(shingles, words)) in paragraphs.iter().enumerate() {
-            let lead = is_lead(words);
-            for &h in shingles {
-                if entries.len() >= MAX_PROFILE_SHINGLES {
-                    break;
-                }
-                let high = (h >> 32) as u32;
-                entries.push((high as u64) << 32 | index as u64);
-                if lead && lead_seen < ANCHOR_SPAN {
-                    lead_seen += 1;
+            let room = MAX_PROFILE_SHINGLES - raw.len();
+            if room == 0 {
+                break;
+            }
+            let taken = &shingles[..shingles.len().min(room)];
+            let low = index as u64;
+            raw.extend(taken.iter().map(|&h| h & HIGH | low));
+            if lead_seen < ANCHOR_SPAN && is_lead(words) {
+                let span = taken.len().min(ANCHOR_SPAN - lead_seen);
+                lead_seen += span;
+                for &h in &taken[..span] {
+                    let high = (h >> 32) as u32;
                     if high % ANCHOR_SAMPLING == 0
                         && anchors.len() < MAX_ANCHORS
                         && !anchors.contains(&high)
@@ -106,13 +117,16 @@ impl Profile {
             }
         }
         anchors.sort_unstable();
-        // Keep each hash once, with the first paragraph it appears in: a stable sort on the hash
-        // keeps text order within one hash, so the first of a run is the earliest.
-        radix_sort_by_high_half(&mut entries);
-        entries.dedup_by(|later, first| *later >> 32 == *first >> 32);
+        // Keep each hash once, with the first paragraph it appears in. Paragraph numbers grow in
+        // text order, so sorting whole entries puts the earliest paragraph first in each run of
+        // one hash: the same result as a stable sort on the hash alone.
+        let mut entries = vec![0u64; raw.len()];
+        if sort_entries(raw, &mut entries, &mut scratch.counts) {
+            entries.dedup_by(|later, first| *later >> 32 == *first >> 32);
+        }
         let mut counts = vec![0u32; paragraphs.len()];
         for &e in &entries {
-            counts[(e & 0xFFFF_FFFF) as usize] += 1;
+            counts[(e & LOW) as usize] += 1;
         }
         let paragraphs: Vec<ProfileParagraph> = paragraphs
             .iter()
@@ -122,7 +136,7 @@ impl Profile {
                 lead: is_lead(words),
             })
             .collect();
-        let digest = digest_of(&entries);
+        let digest = digest_with(&entries, &mut scratch.bytes);
         Profile {
             entries,
             paragraphs,
@@ -232,28 +246,27 @@ impl Profile {
             + self.aside.capacity() * 4
     }
 
-    /// Exact overlap of two profiles: one merge pass over the sorted entries.
+    /// Exact overlap of two profiles: one merge pass over the sorted entries (galloping through
+    /// the longer one when their sizes differ widely).
     pub fn overlap(&self, other: &Profile) -> Overlap {
-        let mut shared_a = vec![0u32; self.paragraphs.len()];
-        let mut shared_b = vec![0u32; other.paragraphs.len()];
-        let (a, b) = (&self.entries, &other.entries);
-        let (mut i, mut j, mut shared) = (0, 0, 0u32);
-        while i < a.len() && j < b.len() {
-            let (x, y) = (a[i] >> 32, b[j] >> 32);
-            if x < y {
-                i += 1;
-            } else if y < x {
-                j += 1;
-            } else {
-                shared += 1;
-                shared_a[(a[i] & 0xFFFF_FFFF) as usize] += 1;
-                shared_b[(b[j] & 0xFFFF_FFFF) as usize] += 1;
-                i += 1;
-                j += 1;
-            }
-        }
-        let (lead_offset_a, lead_coverage_a) = lead_span(&self.paragraphs, &shared_a);
-        let (lead_offset_b, lead_coverage_b) = lead_span(&other.paragraphs, &shared_b);
+        let (np, nq) = (self.paragraphs.len(), other.paragraphs.len());
+        let mut stack = [0u32; 2 * STACK_PARAGRAPHS];
+        let mut heap = Vec::new();
+        let counts: &mut [u32] = if np + nq <= stack.len() {
+            &mut stack[..np + nq]
+        } else {
+            heap.resize(np + nq, 0);
+            &mut heap
+        };
+        let (shared_a, shared_b) = counts.split_at_mut(np);
+        let (a, b) = (&self.entries[..], &other.entries[..]);
+        let shared = if a.len() <= b.len() {
+            intersect(a, b, shared_a, shared_b)
+        } else {
+            intersect(b, a, shared_b, shared_a)
+        };
+        let (lead_offset_a, lead_coverage_a) = lead_span(&self.paragraphs, shared_a);
+        let (lead_offset_b, lead_coverage_b) = lead_span(&other.paragraphs, shared_b);
         Overlap {
             shared,
             a: a.len() as u32,
@@ -342,44 +355,155 @@ impl Profile {
 }
 
 fn digest_of(entries: &[u64]) -> u64 {
+    digest_with(entries, &mut Vec::new())
+}
+
+/// xxh3 of the entries' hashes as little-endian `u32`s, written into `bytes` (reused).
+fn digest_with(entries: &[u64], bytes: &mut Vec<u8>) -> u64 {
     // The empty profile's digest is the default's, so an empty profile reads back equal.
     if entries.is_empty() {
         return 0;
     }
-    let mut bytes = Vec::with_capacity(entries.len() * 4);
-    for e in entries {
-        bytes.extend_from_slice(&((e >> 32) as u32).to_le_bytes());
+    bytes.clear();
+    bytes.resize(entries.len() * 4, 0);
+    for (out, e) in bytes.chunks_exact_mut(4).zip(entries) {
+        out.copy_from_slice(&((e >> 32) as u32).to_le_bytes());
     }
-    xxhash_rust::xxh3::xxh3_64(&bytes)
+    xxhash_rust::xxh3::xxh3_64(bytes)
 }
 
-/// LSD radix sort of `v` by its high 32 bits, 8 bits a pass; stable. Profiles are sorted once
-/// per article, so this is on the hot path (about 4x faster than a comparison sort here).
-fn radix_sort_by_high_half(v: &mut Vec<u64>) {
-    if v.len() < 64 {
-        v.sort_by_key(|e| e >> 32);
-        return;
+const HIGH: u64 = 0xFFFF_FFFF_0000_0000;
+const LOW: u64 = 0xFFFF_FFFF;
+
+/// Buffers reused from one profile build to the next (per thread).
+#[derive(Default)]
+struct Scratch {
+    raw: Vec<u64>,
+    counts: Vec<u32>,
+    bytes: Vec<u8>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// A bucket holding more than this many entries means the hashes are not spread (crafted or
+/// degenerate input): the sort falls back to a comparison sort instead of insertion sorting it.
+const BUCKET_LIMIT: u32 = 48;
+
+/// Sorts `raw` into `out` (ascending `u64`; as long as `raw`, all zero). Returns false when no
+/// two entries share a hash (no dedup needed), true when some may. Profiles are sorted once per
+/// article, so this is on the hot path. The hashes are uniform, so one counting pass on their
+/// top bits gives about one bucket per entry, and each entry is then inserted in order into its
+/// bucket: two passes, against eight for an LSD radix sort of 8-bit digits.
+fn sort_entries(raw: &[u64], out: &mut [u64], counts: &mut Vec<u32>) -> bool {
+    let n = raw.len();
+    debug_assert_eq!(out.len(), n);
+    if n < 64 {
+        out.copy_from_slice(raw);
+        out.sort_unstable();
+        return true;
     }
-    let mut buf = vec![0u64; v.len()];
-    for pass in 0..4 {
-        let shift = 32 + pass * 8;
-        let mut counts = [0usize; 256];
-        for &e in v.iter() {
-            counts[((e >> shift) & 0xFF) as usize] += 1;
-        }
-        let mut sum = 0;
-        for c in counts.iter_mut() {
-            let n = *c;
-            *c = sum;
-            sum += n;
-        }
-        for &e in v.iter() {
-            let b = ((e >> shift) & 0xFF) as usize;
-            buf[counts[b]] = e;
-            counts[b] += 1;
-        }
-        std::mem::swap(v, &mut buf);
+    // floor(log2 n) bits: between n/2 and n buckets.
+    let bits = (usize::BITS - 1 - n.leading_zeros()).min(16);
+    let shift = 64 - bits;
+    // The buffer keeps its length between builds; only the part used is zeroed (a memset).
+    let size = 1usize << bits;
+    if counts.len() < size {
+        counts.resize(size, 0);
     }
+    let counts = &mut counts[..size];
+    counts.fill(0);
+    let mut most = 0u32;
+    for &e in raw {
+        let c = &mut counts[(e >> shift) as usize];
+        *c += 1;
+        most = most.max(*c);
+    }
+    if most > BUCKET_LIMIT {
+        out.copy_from_slice(raw);
+        out.sort_unstable();
+        return true;
+    }
+    let mut sum = 0u32;
+    for c in counts.iter_mut() {
+        let k = *c;
+        *c = sum;
+        sum += k;
+    }
+    // Each entry is inserted in order into its bucket: entries of lower buckets are smaller and
+    // the slots not yet filled hold 0, so the shifting stops at the bucket's start. Entries come
+    // in text order, so an earlier entry with the same hash is at or below the new one's
+    // paragraph: right before it once inserted.
+    let mut repeats = false;
+    for &e in raw {
+        let c = &mut counts[(e >> shift) as usize];
+        let mut j = *c as usize;
+        *c += 1;
+        while j > 0 && out[j - 1] > e {
+            out[j] = out[j - 1];
+            j -= 1;
+        }
+        out[j] = e;
+        // (An unfilled slot before a hash whose high half is 0 only costs a needless dedup.)
+        repeats |= j > 0 && out[j - 1] >> 32 == e >> 32;
+    }
+    repeats
+}
+
+/// Sizes differing by more than this factor are intersected by galloping.
+const GALLOP_RATIO: usize = 16;
+
+/// Paragraph counts of both texts of a pair fit on the stack up to this many paragraphs each.
+const STACK_PARAGRAPHS: usize = 96;
+
+/// Counts the hashes `small` and `large` share (both sorted, distinct hashes), adding one to the
+/// paragraph of each side per shared hash. Returns how many are shared.
+fn intersect(small: &[u64], large: &[u64], at_small: &mut [u32], at_large: &mut [u32]) -> u32 {
+    let mut shared = 0u32;
+    if small.len() * GALLOP_RATIO < large.len() {
+        // Each hash of the short side is searched for in the rest of the long one.
+        let mut rest = large;
+        for &e in small {
+            let x = e >> 32;
+            // Exponential search: the first entry not below `x` is in `lo..end`.
+            let mut bound = 1;
+            while bound < rest.len() && rest[bound - 1] >> 32 < x {
+                bound *= 2;
+            }
+            let (lo, end) = (bound / 2, bound.min(rest.len()));
+            let at = lo + rest[lo..end].partition_point(|&y| y >> 32 < x);
+            rest = &rest[at..];
+            match rest.first() {
+                None => break,
+                Some(&y) if y >> 32 == x => {
+                    shared += 1;
+                    at_small[(e & LOW) as usize] += 1;
+                    at_large[(y & LOW) as usize] += 1;
+                    rest = &rest[1..];
+                }
+                Some(_) => {}
+            }
+        }
+        return shared;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < small.len() && j < large.len() {
+        let (ea, eb) = (small[i], large[j]);
+        let (x, y) = (ea >> 32, eb >> 32);
+        if x < y {
+            i += 1;
+        } else if y < x {
+            j += 1;
+        } else {
+            shared += 1;
+            at_small[(ea & LOW) as usize] += 1;
+            at_large[(eb & LOW) as usize] += 1;
+            i += 1;
+            j += 1;
+        }
+    }
+    shared
 }
 
 /// A page's shingles in ascending order: the matched entries and the set-aside ones merged.
@@ -532,21 +656,97 @@ mod tests {
         assert_eq!(first.page_jaccard(&other), 0.0);
     }
 
-    #[test]
-    fn radix_sort_is_a_stable_sort_on_the_hash() {
-        let mut state = 99u64;
-        let mut v: Vec<u64> = (0..5000u64)
-            .map(|i| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                (state >> 40) << 32 | i
-            })
-            .collect();
-        let mut expected = v.clone();
+    /// What the build did before the bucket sort: a stable sort on the hash, then the first of
+    /// each run of one hash.
+    fn stable_first(v: &[u64]) -> Vec<u64> {
+        let mut expected = v.to_vec();
         expected.sort_by_key(|e| e >> 32);
-        radix_sort_by_high_half(&mut v);
-        assert_eq!(v, expected);
+        expected.dedup_by(|later, first| *later >> 32 == *first >> 32);
+        expected
+    }
+
+    #[test]
+    fn bucket_sort_keeps_the_first_paragraph_of_each_hash() {
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            state
+        };
+        for n in [0usize, 1, 63, 64, 65, 700, 5000, MAX_PROFILE_SHINGLES] {
+            // Paragraph numbers grow in text order; some hashes repeat in later paragraphs.
+            let mut v: Vec<u64> = Vec::with_capacity(n);
+            for i in 0..n {
+                let h = if i > 10 && next() % 7 == 0 {
+                    v[(next() % i as u64) as usize] & HIGH
+                } else {
+                    next() & HIGH
+                };
+                v.push(h | (i / 9) as u64);
+            }
+            let (mut out, mut counts) = (vec![0; v.len()], Vec::new());
+            let repeats = sort_entries(&v, &mut out, &mut counts);
+            let before = out.len();
+            out.dedup_by(|later, first| *later >> 32 == *first >> 32);
+            assert!(
+                repeats || out.len() == before,
+                "n = {n}: a repeat went unseen"
+            );
+            assert_eq!(out, stable_first(&v), "n = {n}");
+        }
+        // Degenerate hashes (all in one bucket) take the comparison sort.
+        let v: Vec<u64> = (0..3000u64)
+            .map(|i| ((i * 7919) % 3001) << 32 | i)
+            .collect();
+        let (mut out, mut counts) = (vec![0; v.len()], Vec::new());
+        assert!(sort_entries(&v, &mut out, &mut counts));
+        out.dedup_by(|later, first| *later >> 32 == *first >> 32);
+        assert_eq!(out, stable_first(&v));
+    }
+
+    /// The merge pass as it was: both sides walked in step, paragraph counts in vectors.
+    fn overlap_by_merge(p: &Profile, q: &Profile) -> (u32, Vec<u32>, Vec<u32>) {
+        let (mut sa, mut sb) = (
+            vec![0u32; p.paragraphs.len()],
+            vec![0u32; q.paragraphs.len()],
+        );
+        let (a, b) = (&p.entries, &q.entries);
+        let (mut i, mut j, mut shared) = (0, 0, 0);
+        while i < a.len() && j < b.len() {
+            let (x, y) = (a[i] >> 32, b[j] >> 32);
+            if x < y {
+                i += 1;
+            } else if y < x {
+                j += 1;
+            } else {
+                shared += 1;
+                sa[(a[i] & LOW) as usize] += 1;
+                sb[(b[j] & LOW) as usize] += 1;
+                i += 1;
+                j += 1;
+            }
+        }
+        (shared, sa, sb)
+    }
+
+    #[test]
+    fn galloping_and_merging_agree_with_the_plain_merge() {
+        // Sizes from equal to 1:60, paragraph counts below and above the stack buffers.
+        for (small, large, per) in [(40, 40, 10), (300, 1000, 25), (20, 1200, 6), (5, 300, 1)] {
+            let story: Vec<Vec<u64>> = (0..large / per).map(|i| para(i * 1000, per)).collect();
+            let mut stub: Vec<Vec<u64>> =
+                (0..small / per).map(|i| para(i * 1000 + 3, per)).collect();
+            stub.push(para(999_999, 7));
+            let (p, q) = (profile(&stub), profile(&story));
+            for (x, y) in [(&p, &q), (&q, &p), (&p, &p)] {
+                let o = x.overlap(y);
+                let (shared, sa, sb) = overlap_by_merge(x, y);
+                assert_eq!(o.shared, shared);
+                assert_eq!(o.lead_offset_a, lead_span(&x.paragraphs, &sa).0);
+                assert_eq!(o.lead_offset_b, lead_span(&y.paragraphs, &sb).0);
+            }
+        }
     }
 
     #[test]

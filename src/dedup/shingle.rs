@@ -146,14 +146,17 @@ impl Preparer {
     /// boilerplate. `outlet` selects the outlet's own patterns.
     pub fn prepare(&self, outlet: Option<&str>, body: &str) -> Prepared {
         let text = body_text(body);
+        // Sized up front: growing these a few times per article cost more than the guess.
+        let lines = memchr::memchr_iter(b'\n', text.as_bytes()).count() + 1;
         let mut out = Prepared {
             shingles: Vec::with_capacity(text.len() / 5),
-            paragraphs: Vec::new(),
+            paragraphs: Vec::with_capacity(lines),
             text_hash: 0,
         };
-        let mut words: Vec<u64> = Vec::with_capacity(64);
-        let mut buf: Vec<u8> = Vec::with_capacity(32);
-        let mut keys: Vec<u8> = Vec::new();
+        let mut words: Vec<u64> = Vec::with_capacity(256);
+        // Holds one lower-cased line at a time (see `for_each_word`).
+        let mut buf: Vec<u8> = Vec::with_capacity(1024);
+        let mut keys: Vec<u8> = Vec::with_capacity(8 * lines);
         let mut cut = false;
         for line in text.split('\n') {
             words.clear();

@@ -298,12 +298,20 @@ impl Learner {
 
     /// True when the paragraph recurs often enough in `outlet`'s recent items.
     pub fn is_boilerplate(&self, outlet: &str, paragraph_key: u64) -> bool {
-        let Some(stats) = self.outlets.get(outlet) else {
-            return false;
-        };
-        let count = stats.counts.get(&paragraph_key).copied().unwrap_or(0) as usize;
-        count >= self.settings.min_items
-            && count as f64 >= self.settings.min_share * stats.recent.len() as f64
+        self.boilerplate_of(outlet)(paragraph_key)
+    }
+
+    /// [`Learner::is_boilerplate`] for one outlet, looked up once: for the paragraphs of a text.
+    pub fn boilerplate_of(&self, outlet: &str) -> impl Fn(u64) -> bool + '_ {
+        let stats = self.outlets.get(outlet);
+        move |paragraph_key| {
+            let Some(stats) = stats else {
+                return false;
+            };
+            let count = stats.counts.get(&paragraph_key).copied().unwrap_or(0) as usize;
+            count >= self.settings.min_items
+                && count as f64 >= self.settings.min_share * stats.recent.len() as f64
+        }
     }
 
     /// The learned boilerplate of every outlet: (outlet, paragraph key, count, items remembered).

@@ -94,12 +94,22 @@ const CAPTION_MARKERS: &[&str] = &[
     r"\bfile photo\b",
 ];
 
+/// Lower-case literals one of which every caption marker holds, but for the markers with `/` or
+/// `|`: an ASCII line with none of them (in any case) and neither byte cannot match, and is not
+/// run through the regex.
+const CAPTION_NEEDLES: [&str; 5] = ["photo", "image", "picture", "credit", "file"];
+
+/// Lines up to this many bytes are lower-cased on the stack for the needle search; longer ones
+/// go straight to the regex.
+const NEEDLE_LINE_MAX: usize = 512;
+
 /// The structural chrome rules.
 #[derive(Clone)]
 pub struct ChromeRules {
     enabled: bool,
     min_words: u32,
     captions: Regex,
+    needles: Vec<memchr::memmem::Finder<'static>>,
 }
 
 impl ChromeRules {
@@ -110,6 +120,10 @@ impl ChromeRules {
             enabled,
             min_words,
             captions: Regex::new(&pattern).expect("the caption markers are valid regexes"),
+            needles: CAPTION_NEEDLES
+                .iter()
+                .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
+                .collect(),
         }
     }
 
@@ -133,10 +147,27 @@ impl ChromeRules {
         if words < SENTENCE_WORDS && !ends_sentence(line) {
             return Some(SetAside::NoSentence);
         }
-        if words <= CAPTION_MAX_WORDS && self.captions.is_match(line) {
+        if words <= CAPTION_MAX_WORDS && self.may_be_caption(line) && self.captions.is_match(line) {
             return Some(SetAside::Caption);
         }
         None
+    }
+
+    /// False only when `line` cannot match any caption marker (see [`CAPTION_NEEDLES`]): a few
+    /// vectorised searches instead of the regex for most prose lines.
+    fn may_be_caption(&self, line: &str) -> bool {
+        let bytes = line.as_bytes();
+        if !line.is_ascii() || memchr::memchr2(b'/', b'|', bytes).is_some() {
+            return true;
+        }
+        let mut stack = [0u8; NEEDLE_LINE_MAX];
+        let Some(lower) = stack.get_mut(..bytes.len()) else {
+            return true;
+        };
+        for (d, &c) in lower.iter_mut().zip(bytes) {
+            *d = c.to_ascii_lowercase();
+        }
+        self.needles.iter().any(|f| f.find(lower).is_some())
     }
 }
 
@@ -188,5 +219,45 @@ mod tests {
             None
         );
         assert_eq!(ChromeRules::new(false, 8).classify("More", 1), None);
+    }
+
+    #[test]
+    fn the_needle_prefilter_never_hides_a_caption() {
+        let r = ChromeRules::new(true, 8);
+        // One line per marker, in odd cases, plus prose that holds a needle or none.
+        let lines = [
+            "Leaders meet in Helsinki. AP pHoto/Alexander Zemlianichenko",
+            "The two men shook hands. GETTY images",
+            "A crowd waits outside | ap",
+            "The scene at dawn (Jane Doe/ AP)",
+            "photo: The leaders arrive",
+            "Protesters gather (Photo by Jane Doe)",
+            "  Pictures from the summit in Helsinki today",
+            "The view. Image: Jane Doe",
+            "The view. Reuters/Jane Doe",
+            "The view. Jane Doe/afp",
+            "The view. afp/Jane Doe",
+            "The view. PHOTOGRAPH: Jane Doe",
+            "The view. credit: Jane Doe",
+            "The view. Image Caption here",
+            "The view. photo BY Jane Doe",
+            "The view. Photo Credit Jane Doe",
+            "The view. epa/Jane Doe",
+            "  file - Putin stands by the Queen",
+            "In this File Photo Putin stands by the Queen",
+            "The minister said the talks would continue on Monday morning in the capital.",
+            "The profile of the imagery was credited to a filed report.",
+        ];
+        for line in lines {
+            assert_eq!(
+                r.may_be_caption(line) && r.captions.is_match(line),
+                r.captions.is_match(line),
+                "{line}"
+            );
+        }
+        assert!(!r.may_be_caption("The minister said the talks would continue on Monday."));
+        for line in &lines[..19] {
+            assert!(r.captions.is_match(line), "{line}");
+        }
     }
 }

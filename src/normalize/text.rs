@@ -73,58 +73,117 @@ const fn ascii_classes() -> [u8; 256] {
 
 static CLASS: [u8; 256] = ascii_classes();
 
-/// The byte-level equivalent of [`unicode_words`] for ASCII input: one table lookup per byte,
-/// letters lower-cased into a stack buffer. A word longer than the buffer is folded again from
-/// its byte range into `buf` (its folded form is just its letters and digits, lower-cased).
+const fn class_set(classes: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let mut k = 0;
+        while k < classes.len() {
+            if CLASS[b] == classes[k] {
+                t[b] = true;
+            }
+            k += 1;
+        }
+        b += 1;
+    }
+    t
+}
+
+/// Bytes kept in a word (letters and digits) and bytes that start one (those and `_`).
+static KEPT: [bool; 256] = class_set(&[LETTER, DIGIT]);
+static STARTS: [bool; 256] = class_set(&[LETTER, DIGIT, UNDERSCORE]);
+
+/// Whether the byte at `i` (after a letter or digit, or an underscore) continues the word: an
+/// underscore, or a joiner between the right classes. `s` is the line.
+#[inline]
+fn continues(s: &[u8], i: usize) -> bool {
+    let Some(&c) = s.get(i) else {
+        return false;
+    };
+    match CLASS[c as usize] {
+        UNDERSCORE => true,
+        MID => {
+            // Inside a word, the byte before is the last one consumed.
+            let prev = CLASS[s[i - 1] as usize];
+            let next = CLASS[s.get(i + 1).copied().unwrap_or(0) as usize];
+            match c {
+                b':' => prev == LETTER && next == LETTER,
+                b'.' | b'\'' => prev == next && (prev == LETTER || prev == DIGIT),
+                _ => prev == DIGIT && next == DIGIT,
+            }
+        }
+        _ => false,
+    }
+}
+
+/// Bytes of padding after the lower-cased line in `buf`: a separator, so the eight-byte reads
+/// of [`run_end`] never pass the end and stop there.
+const PAD: usize = 8;
+
+/// The end of the run of letters and digits from `i` in a lower-cased, padded line: eight bytes
+/// at a time (bit 7 of each byte marks `a..=z` or `0..=9`; every byte is ASCII, so the adds
+/// never carry into the next byte).
+#[inline]
+fn run_end(s: &[u8], mut i: usize) -> usize {
+    const fn splat(b: u8) -> u64 {
+        0x0101_0101_0101_0101 * b as u64
+    }
+    const HIGH: u64 = splat(0x80);
+    let in_range = |x: u64, lo: u8, hi: u8| {
+        x.wrapping_add(splat(0x80 - lo)) & !x.wrapping_add(splat(0x7F - hi))
+    };
+    while let Some(chunk) = s.get(i..i + 8) {
+        let x = u64::from_le_bytes(chunk.try_into().expect("eight bytes"));
+        let kept = (in_range(x, b'a', b'z') | in_range(x, b'0', b'9')) & HIGH;
+        let stop = !kept & HIGH;
+        if stop != 0 {
+            return i + (stop.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < s.len() && KEPT[s[i] as usize] {
+        i += 1;
+    }
+    i
+}
+
+/// The byte-level equivalent of [`unicode_words`] for ASCII input. The line is lower-cased
+/// into `buf` at once (then a separator pad); a word that is one run of letters and digits
+/// (nearly all) is then a slice of it, its end found eight bytes at a time. Joiners (`'`, `.`,
+/// `:` between letters, `,` `;` between digits) and underscores continue a word without being
+/// kept: such a word is put together after the pad in `buf`.
 fn ascii_words(line: &[u8], buf: &mut Vec<u8>, f: &mut impl FnMut(&[u8])) {
-    const STACK: usize = 64;
     let n = line.len();
-    let mut word = [0u8; STACK];
+    buf.clear();
+    buf.extend(line.iter().map(u8::to_ascii_lowercase));
+    buf.extend_from_slice(&[b' '; PAD]);
+    let padded = n + PAD;
     let mut i = 0;
     while i < n {
-        while i < n && !matches!(CLASS[line[i] as usize], LETTER | DIGIT | UNDERSCORE) {
-            i += 1;
-        }
-        if i >= n {
-            break;
+        match buf[i..n].iter().position(|&c| STARTS[c as usize]) {
+            Some(skip) => i += skip,
+            None => break,
         }
         let start = i;
-        let mut len = 0usize;
-        while i < n {
-            let c = line[i];
-            let class = CLASS[c as usize];
-            if class == LETTER || class == DIGIT {
-                word[len % STACK] = c.to_ascii_lowercase();
-                len += 1;
-            } else if class == MID {
-                // Inside a word, the byte before is the last one consumed.
-                let prev = CLASS[line[i - 1] as usize];
-                let next = CLASS[line.get(i + 1).copied().unwrap_or(0) as usize];
-                let joins = match c {
-                    b':' => prev == LETTER && next == LETTER,
-                    b'.' | b'\'' => prev == next && (prev == LETTER || prev == DIGIT),
-                    _ => prev == DIGIT && next == DIGIT,
-                };
-                if !joins {
-                    break;
-                }
-            } else if class != UNDERSCORE {
-                break;
+        i = run_end(&buf[..padded], i);
+        // The pad is a separator: `continues` sees the line as if it ended at `n`.
+        if !continues(&buf[..padded], i) {
+            if i > start {
+                f(&buf[start..i]);
             }
-            i += 1;
+            continue;
         }
-        if len > STACK {
-            buf.clear();
-            buf.extend(
-                line[start..i]
-                    .iter()
-                    .filter(|c| c.is_ascii_alphanumeric())
-                    .map(u8::to_ascii_lowercase),
-            );
-            f(buf);
-        } else if len > 0 {
-            f(&word[..len]);
+        // A joined word: its runs are copied after the pad.
+        buf.extend_from_within(start..i);
+        while continues(&buf[..padded], i) {
+            let run = i + 1;
+            i = run_end(&buf[..padded], run);
+            buf.extend_from_within(run..i);
         }
+        if buf.len() > padded {
+            f(&buf[padded..]);
+        }
+        buf.truncate(padded);
     }
 }
 
@@ -180,6 +239,61 @@ pub fn words(text: &str) -> Vec<String> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The byte-level equivalent of [`unicode_words`] for ASCII input: one table lookup per byte,
+    /// letters lower-cased into a stack buffer. A word longer than the buffer is folded again from
+    /// its byte range into `buf` (its folded form is just its letters and digits, lower-cased).
+    fn ascii_words_before(line: &[u8], buf: &mut Vec<u8>, f: &mut impl FnMut(&[u8])) {
+        const STACK: usize = 64;
+        let n = line.len();
+        let mut word = [0u8; STACK];
+        let mut i = 0;
+        while i < n {
+            while i < n && !matches!(CLASS[line[i] as usize], LETTER | DIGIT | UNDERSCORE) {
+                i += 1;
+            }
+            if i >= n {
+                break;
+            }
+            let start = i;
+            let mut len = 0usize;
+            while i < n {
+                let c = line[i];
+                let class = CLASS[c as usize];
+                if class == LETTER || class == DIGIT {
+                    word[len % STACK] = c.to_ascii_lowercase();
+                    len += 1;
+                } else if class == MID {
+                    // Inside a word, the byte before is the last one consumed.
+                    let prev = CLASS[line[i - 1] as usize];
+                    let next = CLASS[line.get(i + 1).copied().unwrap_or(0) as usize];
+                    let joins = match c {
+                        b':' => prev == LETTER && next == LETTER,
+                        b'.' | b'\'' => prev == next && (prev == LETTER || prev == DIGIT),
+                        _ => prev == DIGIT && next == DIGIT,
+                    };
+                    if !joins {
+                        break;
+                    }
+                } else if class != UNDERSCORE {
+                    break;
+                }
+                i += 1;
+            }
+            if len > STACK {
+                buf.clear();
+                buf.extend(
+                    line[start..i]
+                        .iter()
+                        .filter(|c| c.is_ascii_alphanumeric())
+                        .map(u8::to_ascii_lowercase),
+                );
+                f(buf);
+            } else if len > 0 {
+                f(&word[..len]);
+            }
+        }
+    }
 
     fn via_unicode(line: &str) -> Vec<String> {
         let mut out = Vec::new();
@@ -243,6 +357,17 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn run_by_run_scan_agrees_with_the_byte_by_byte_one(
+            s in "([a-zA-Z0-9]{0,70}|[ .,:;'_A-Z0-9a-z]{0,3}|[ -~]{0,2}){0,12}"
+        ) {
+            let (mut ours, mut before) = (Vec::new(), Vec::new());
+            let mut buf = Vec::new();
+            ascii_words(s.as_bytes(), &mut buf, &mut |w: &[u8]| ours.push(w.to_vec()));
+            ascii_words_before(s.as_bytes(), &mut buf, &mut |w: &[u8]| before.push(w.to_vec()));
+            prop_assert_eq!(ours, before);
+        }
+
         #[test]
         fn ascii_paths_agree(s in "[ -~]{0,80}") {
             prop_assert_eq!(via_ascii(&s), via_unicode(&s));
