@@ -617,10 +617,7 @@ impl Engine {
             let worthy = page_worthy(&fp.profile);
             for &c in recent {
                 let other = &self.profiles[c as usize];
-                if (worthy || page_worthy(other))
-                    && self
-                        .rule
-                        .page_sizes_allow(fp.profile.page_len(), other.page_len())
+                if (worthy || page_worthy(other)) && page_may_match(&self.rule, &fp.profile, other)
                 {
                     visit(c);
                 }
@@ -643,7 +640,7 @@ impl Engine {
         let mut pair = self.pair(a, b);
         let mut score = self.rule.score(&pair);
         let (pa, pb) = (&self.profiles[a as usize], &self.profiles[b as usize]);
-        if score.is_none() && self.rule.page_sizes_allow(pa.page_len(), pb.page_len()) {
+        if score.is_none() && page_may_match(&self.rule, pa, pb) {
             pair.page_jaccard = Some(pa.page_jaccard(pb));
             score = self.rule.score(&pair);
         }
@@ -1062,6 +1059,17 @@ impl Engine {
 fn outlet_key(outlet: Option<&str>) -> Option<u64> {
     outlet.map(|o| xxhash_rust::xxh3::xxh3_64(o.as_bytes()))
 }
+
+/// Whether two pages could reach the page threshold: sizes, then a sketch estimate with a wide
+/// margin (the estimate's standard error near the threshold is about 0.07), before the exact
+/// comparison.
+fn page_may_match(rule: &MatchRule, a: &Profile, b: &Profile) -> bool {
+    rule.page_sizes_allow(a.page_len(), b.page_len())
+        && a.page_jaccard_estimate(b) >= rule.page_threshold - PAGE_ESTIMATE_MARGIN
+}
+
+/// How far below the page threshold a sketch estimate may be and still get the exact comparison.
+const PAGE_ESTIMATE_MARGIN: f32 = 0.3;
 
 /// A page with a tenth or more of its shingles set aside: its matched text alone may compare
 /// poorly with another snapshot of the same page.

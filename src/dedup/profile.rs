@@ -25,6 +25,8 @@ pub const LEAD_MIN_WORDS: u32 = 15;
 pub const ANCHOR_SPAN: usize = 256;
 /// One shingle in this many (by hash) is an anchor, so two texts pick the same ones.
 pub const ANCHOR_SAMPLING: u32 = 8;
+/// Smallest page hashes compared by [`Profile::page_jaccard_estimate`].
+pub const PAGE_SKETCH: usize = 32;
 /// Anchors kept per text at most (the first ones in text order).
 pub const MAX_ANCHORS: usize = 24;
 
@@ -186,6 +188,42 @@ impl Profile {
         self.entries
             .binary_search_by(|e| ((e >> 32) as u32).cmp(&high))
             .is_ok()
+    }
+
+    /// A quick estimate of [`Profile::page_jaccard`] from the [`PAGE_SKETCH`] smallest hashes of
+    /// each page (a bottom-k sketch: of the smallest hashes of the union, the share in both).
+    pub fn page_jaccard_estimate(&self, other: &Profile) -> f32 {
+        let mut x = PageShingles::new(self).take(PAGE_SKETCH).peekable();
+        let mut y = PageShingles::new(other).take(PAGE_SKETCH).peekable();
+        let (mut seen, mut both) = (0usize, 0usize);
+        while seen < PAGE_SKETCH {
+            match (x.peek().copied(), y.peek().copied()) {
+                (Some(u), Some(v)) if u == v => {
+                    both += 1;
+                    x.next();
+                    y.next();
+                }
+                (Some(u), Some(v)) if u < v => {
+                    x.next();
+                }
+                (Some(_), Some(_)) => {
+                    y.next();
+                }
+                (Some(_), None) => {
+                    x.next();
+                }
+                (None, Some(_)) => {
+                    y.next();
+                }
+                (None, None) => break,
+            }
+            seen += 1;
+        }
+        if seen == 0 {
+            0.0
+        } else {
+            both as f32 / seen as f32
+        }
     }
 
     /// Jaccard similarity of the two whole pages (matched and set-aside shingles together):
@@ -654,6 +692,8 @@ mod tests {
         assert_eq!(again.clone().with_aside_sorted(vec![5, 3]), None);
         let other = Profile::build(&[(&para(900, 40)[..], 44)]);
         assert_eq!(first.page_jaccard(&other), 0.0);
+        assert!((first.page_jaccard_estimate(&second) - 1.0).abs() < 1e-6);
+        assert!(first.page_jaccard_estimate(&other) < 0.1);
     }
 
     /// What the build did before the bucket sort: a stable sort on the hash, then the first of

@@ -241,6 +241,7 @@ mod tests {
             elapsed: Duration::from_millis(5),
             engine: Duration::ZERO,
             full_text,
+            repairs: Vec::new(),
         };
         let table = render_table(&[
             row(

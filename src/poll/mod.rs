@@ -22,8 +22,8 @@
 pub mod decode;
 pub mod feed;
 pub mod fetch;
-mod generic;
 pub mod fulltext;
+mod generic;
 pub mod guard;
 pub mod identity;
 pub mod repair;
@@ -1258,8 +1258,17 @@ impl Poller {
                 (k, link, cached, words, outcome)
             });
         }
-        // Pages to extract: (index, link, final URL, body, validators, feed words).
-        let mut bodies: Vec<(usize, String, String, Vec<u8>, Validators, usize)> = Vec::new();
+        // Pages to extract: (index, link, final URL, body, HTTP charset, validators, feed words).
+        #[allow(clippy::type_complexity)]
+        let mut bodies: Vec<(
+            usize,
+            String,
+            String,
+            Vec<u8>,
+            Option<String>,
+            Validators,
+            usize,
+        )> = Vec::new();
         // The poll loop waits for these pages, so they get one request's time in all: a slow
         // site delays the other outlets' polls by at most `fetch.timeout`.
         let deadline = Instant::now() + self.config.fetch.timeout;
@@ -1292,7 +1301,20 @@ impl Poller {
                         continue;
                     }
                     let final_url = page.final_url.unwrap_or_else(|| link.clone());
-                    bodies.push((k, link, final_url, page.body, page.validators, words));
+                    let charset = page
+                        .content_type
+                        .as_deref()
+                        .and_then(decode::charset_of)
+                        .map(str::to_string);
+                    bodies.push((
+                        k,
+                        link,
+                        final_url,
+                        page.body,
+                        charset,
+                        page.validators,
+                        words,
+                    ));
                 }
                 FetchOutcome::NotModified { .. } => match cached {
                     Some(mut c) => {
@@ -1328,8 +1350,9 @@ impl Poller {
             let extracted = tokio::task::spawn_blocking(move || {
                 bodies
                     .into_iter()
-                    .map(|(k, link, final_url, body, validators, words)| {
-                        let html = String::from_utf8_lossy(&body);
+                    .map(|(k, link, final_url, body, charset, validators, words)| {
+                        // The same detection as feeds: BOM, HTTP charset, then the bytes.
+                        let html = decode::decode(&body, charset.as_deref()).text;
                         let result = fulltext::extract(&html, &final_url, words);
                         (k, link, final_url, validators, result)
                     })
