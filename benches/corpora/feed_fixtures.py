@@ -118,10 +118,14 @@ def main():
 
     rows = {}
     lines = proc.stdout.splitlines()
+    # Aligned columns: the last one (error or repairs) starts where its header does.
+    header = next((l for l in lines if l.startswith("OUTLET")), "")
+    note_at = header.find("ERROR")
     for line in lines:
         parts = line.split(None, 6)
         if len(parts) >= 6 and parts[0] in names and parts[2].isdigit():
-            rows[parts[0]] = (parts[1], int(parts[2]), parts[6] if len(parts) > 6 else "")
+            note = line[note_at:].strip() if note_at > 0 else ""
+            rows[parts[0]] = (parts[1], int(parts[2]), note)
 
     fp = {}
     if args.feedparser:
