@@ -121,28 +121,37 @@ pub struct Fetcher {
     guard: Option<Guard>,
 }
 
+/// What feed and page clients share: user agent, timeouts, compression.
+fn client_builder(cfg: &FetchConfig) -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .user_agent(cfg.user_agent.clone())
+        .connect_timeout(cfg.connect_timeout)
+        .timeout(cfg.timeout)
+        .gzip(true)
+        .brotli(true)
+}
+
 impl Fetcher {
     pub fn new(cfg: &FetchConfig) -> Result<Fetcher> {
-        let client = reqwest::Client::builder()
-            .user_agent(cfg.user_agent.clone())
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
+        let client = client_builder(cfg)
             .redirect(reqwest::redirect::Policy::limited(cfg.max_redirects))
-            .gzip(true)
-            .brotli(true)
             .build()
             .map_err(|e| Error::Feed {
                 url: "(client)".to_string(),
                 message: format!("cannot build the HTTP client: {e}"),
             })?;
-        Ok(Fetcher {
+        Ok(Fetcher::with_client(cfg, client, None))
+    }
+
+    fn with_client(cfg: &FetchConfig, client: reqwest::Client, guard: Option<Guard>) -> Fetcher {
+        Fetcher {
             client,
             max_body: cfg.max_body_bytes.get(),
             max_redirects: cfg.max_redirects,
             timeout: cfg.timeout,
             max_retry_after: cfg.max_retry_after,
-            guard: None,
-        })
+            guard,
+        }
     }
 
     /// The client for article pages under `guard`: the same limits and user agent as feeds,
@@ -159,28 +168,16 @@ impl Fetcher {
                 Err(refused) => attempt.error(refused),
             }
         });
-        let client = reqwest::Client::builder()
-            .user_agent(cfg.user_agent.clone())
-            .connect_timeout(cfg.connect_timeout)
-            .timeout(cfg.timeout)
+        let client = client_builder(cfg)
             .redirect(policy)
             .dns_resolver(std::sync::Arc::new(GuardedResolver { guard }))
             .no_proxy()
-            .gzip(true)
-            .brotli(true)
             .build()
             .map_err(|e| Error::Feed {
                 url: "(client)".to_string(),
                 message: format!("cannot build the HTTP client for article pages: {e}"),
             })?;
-        Ok(Fetcher {
-            client,
-            max_body: cfg.max_body_bytes.get(),
-            max_redirects: cfg.max_redirects,
-            timeout: cfg.timeout,
-            max_retry_after: cfg.max_retry_after,
-            guard: Some(guard),
-        })
+        Ok(Fetcher::with_client(cfg, client, Some(guard)))
     }
 
     /// Fetches an article page: the URL is checked by the guard first (scheme, literal
