@@ -260,3 +260,47 @@ fn an_article_that_matches_two_stories_merges_them_into_the_older() {
     assert!(decide(&mut apart, "z", &z).merged.is_empty());
     assert_eq!(apart.stories().len(), 2);
 }
+
+/// Made-up words without a sentence end, `n` of them: a headline, a teaser or a bullet point.
+fn line(seed: u64, n: usize) -> String {
+    let text = prose(seed);
+    let mut words: Vec<&str> = text.trim_end_matches('.').split(' ').collect();
+    words.truncate(n);
+    words.join(" ")
+}
+
+#[test]
+fn bullet_point_articles_match_on_their_bullets() {
+    let mut e = Engine::with_defaults();
+    // A page made of a headline, forty summary bullets (no sentence ends) and three
+    // sentences, one of them in both pages: the bullets are the article.
+    let bullets: Vec<String> = (0..40).map(|i| line(700 + i, 12)).collect();
+    let page = |headline: u64, sentence: u64| {
+        let mut p = vec![line(headline, 14)];
+        p.extend(bullets.iter().cloned());
+        p.extend([prose(5), prose(sentence), prose(sentence + 1)]);
+        p
+    };
+    let a = decide(&mut e, "first", &page(1, 2));
+    // The same bullets under another headline, with another sentence: the same article.
+    let b = decide(&mut e, "second", &page(3, 7));
+    assert_eq!(b.story, a.story, "{b:?}");
+}
+
+#[test]
+fn a_digest_page_does_not_swallow_the_stories_it_abridges() {
+    let mut e = Engine::with_defaults();
+    let story: Vec<String> = (0..6).map(|i| prose(1000 + i)).collect();
+    // A stub of the story: its lead only.
+    let stub = decide(&mut e, "stub", &story[..1]);
+    // A round-up page: the story's lead as its first item, then ten other stories' teasers.
+    let mut digest = vec![format!("{}...", story[0].trim_end_matches('.'))];
+    digest.extend((0..10).map(|i| format!("{}...", line(1100 + i, 9))));
+    let page = decide(&mut e, "digest", &digest);
+    assert_ne!(page.story, stub.story, "{page:?}");
+    // The same page captured again, one teaser changed: near-identical pages are one story.
+    let mut again = digest.clone();
+    again[10] = format!("{}...", line(1200, 9));
+    let d = decide(&mut e, "digest-again", &again);
+    assert_eq!(d.story, page.story, "{d:?}");
+}

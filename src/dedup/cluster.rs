@@ -18,7 +18,9 @@
 //!
 //!   Where the shared part of a text begins after its first lead paragraph, the other must also
 //!   hold at least `lead_coverage` of that text's lead up to its last shared paragraph: an
-//!   excerpt quoted by a blog picks paragraphs and skips those between;
+//!   excerpt quoted by a blog picks paragraphs and skips those between. Containment never
+//!   counts when either text is a digest page (ten or more paragraphs that end in an
+//!   ellipsis: an aggregator or round-up page holding the leads of many stories);
 //! - or the whole pages, set-aside paragraphs included, have Jaccard `>= page_threshold`:
 //!   near-identical pages are one story whatever each side set aside (learned chrome differs
 //!   between two snapshots of one page when the learner saw one and not the other).
@@ -87,6 +89,9 @@ pub struct PairScore {
     pub page_jaccard: Option<f32>,
     /// False when the similarity was estimated from signatures alone.
     pub exact: bool,
+    /// Either text is a digest page: containment does not count (see
+    /// [`super::profile::Profile::with_digest_page`]).
+    pub digest_page: bool,
 }
 
 /// Which part of the rule made (or came closest to making) a pair one story.
@@ -145,6 +150,7 @@ impl PairScore {
             lead_coverage_b: o.lead_coverage_b,
             page_jaccard: None,
             exact: true,
+            digest_page: o.digest_page,
         }
     }
 
@@ -168,6 +174,7 @@ impl PairScore {
                 lead_coverage_b: 1.0,
                 page_jaccard: None,
                 exact: false,
+                digest_page: false,
             };
         }
         let shared = jaccard * (small + large) / (1.0 + jaccard);
@@ -185,6 +192,7 @@ impl PairScore {
             lead_coverage_b: 1.0,
             page_jaccard: None,
             exact: false,
+            digest_page: false,
         }
     }
 }
@@ -264,6 +272,7 @@ impl MatchRule {
     pub fn score(&self, pair: &PairScore) -> Option<f32> {
         let contained = pair.containment >= self.containment_needed(pair)
             && pair.length_ratio >= self.min_length_ratio
+            && !pair.digest_page
             && self.leads_agree(pair);
         if contained {
             Some(pair.jaccard.max(pair.containment))
@@ -293,8 +302,10 @@ impl MatchRule {
         let score = self.score(pair);
         let lead_agrees = self.leads_agree(pair);
         let needed = self.containment_needed(pair);
-        let contained =
-            pair.containment >= needed && pair.length_ratio >= self.min_length_ratio && lead_agrees;
+        let contained = pair.containment >= needed
+            && pair.length_ratio >= self.min_length_ratio
+            && !pair.digest_page
+            && lead_agrees;
         let rule = if contained {
             RuleKind::Containment
         } else if pair.jaccard >= self.threshold {
@@ -322,6 +333,13 @@ impl MatchRule {
                     self.threshold
                 )),
                 RuleKind::Containment => {
+                    if pair.digest_page {
+                        shortfalls.push(
+                            "One of the texts is a digest page (a list of teasers of many \
+                             stories): containment does not count, only whole-text similarity."
+                                .to_string(),
+                        );
+                    }
                     if pair.containment < needed {
                         shortfalls.push(format!(
                             "Containment {:.3} is {:.3} below {:.3}.",
@@ -420,6 +438,7 @@ mod tests {
             lead_offset_b: off_b,
             lead_coverage_a: 1.0,
             lead_coverage_b: 1.0,
+            digest_page: false,
         })
     }
 
@@ -486,6 +505,23 @@ mod tests {
         };
         snapshot.page_jaccard = Some(1.0);
         assert!(off.score(&snapshot).is_none());
+    }
+
+    #[test]
+    fn containment_does_not_count_for_a_digest_page() {
+        // A stub of a story's lead, wholly in a round-up page that starts with it.
+        let mut stub_in_digest = pair(100, 400, 100, Some(0), Some(0));
+        assert!(RULE.score(&stub_in_digest).is_some());
+        stub_in_digest.digest_page = true;
+        assert!(RULE.score(&stub_in_digest).is_none());
+        let v = RULE.verdict(&stub_in_digest);
+        assert_eq!(v.rule, RuleKind::Containment);
+        assert!(v.shortfalls[0].contains("digest page"), "{v:?}");
+        // Two captures of the digest alike as a whole still match.
+        let mut captures = pair(400, 410, 380, Some(0), Some(0));
+        captures.digest_page = true;
+        assert_eq!(RULE.verdict(&captures).rule, RuleKind::Jaccard);
+        assert!(RULE.score(&captures).is_some());
     }
 
     #[test]

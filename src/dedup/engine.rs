@@ -17,7 +17,7 @@ use super::lsh::{optimal_bands, LshIndex};
 use super::merge::{Candidate, MergePolicy};
 use super::minhash::{Fingerprint, Signer};
 use super::profile::{Profile, MAX_ANCHORS};
-use super::shingle::{Prepared, Preparer};
+use super::shingle::{ParagraphSpan, Prepared, Preparer};
 
 /// Everything the engine needs from the configuration.
 #[derive(Debug, Clone, Default)]
@@ -105,7 +105,8 @@ pub struct Classified {
     /// Why each paragraph of [`Prepared::paragraphs`] is set aside, or `None` for article text.
     pub reasons: Vec<Option<SetAside>>,
     /// Whether each paragraph went into the signature and profile. Usually the paragraphs
-    /// without a reason; when that would leave (almost) nothing, set-aside ones are taken back
+    /// without a reason, and on a bullet-point page the `no_sentence` lines too (see
+    /// [`is_bullet_page`]); when that would leave (almost) nothing, set-aside ones are taken back
     /// (structural chrome first, then learned, then everything), so a short item made only of
     /// recurring lines is still a text.
     pub matched: Vec<bool>,
@@ -333,6 +334,7 @@ impl Engine {
                     })
             })
             .collect();
+        let bullets = is_bullet_page(paragraphs, &reasons);
         let k = self.preparer.shingle_size() as u32;
         let words_where = |keep: &dyn Fn(Option<SetAside>) -> bool| -> u32 {
             paragraphs
@@ -348,7 +350,7 @@ impl Engine {
         let enough = k.max(builtin_kept / 10);
         // Tiers, strictest first: everything set aside; phrases and memory only; phrases only.
         let tiers: [&dyn Fn(Option<SetAside>) -> bool; 3] = [
-            &|r| r.is_none(),
+            &|r| r.is_none() || (bullets && r == Some(SetAside::NoSentence)),
             &|r| r.is_none_or(|r| r.is_structural() || r == SetAside::Recurring),
             &|r| !phrases(r),
         ];
@@ -382,7 +384,11 @@ impl Engine {
             .zip(&matched)
             .filter(|(_, m)| !**m)
             .map(|(p, _)| &prepared.shingles[p.start as usize..p.end as usize]);
-        fp.profile = std::sync::Arc::new(Profile::build(&parts).with_aside(aside));
+        fp.profile = std::sync::Arc::new(
+            Profile::build(&parts)
+                .with_aside(aside)
+                .with_digest_page(prepared.is_digest_page()),
+        );
         if min_stories > 0 {
             fp.paragraph_keys = Vec::with_capacity(paragraphs.len());
             fp.paragraph_keys.extend(
@@ -1056,6 +1062,22 @@ impl Engine {
 
 /// The identity of a signed text: identical texts have equal keys.
 /// The outlet as a key of [`Engine::outlet_recent`]; a collision only adds candidates.
+/// A page whose headline-like lines (no sentence end) outnumber its sentences in words is a
+/// bullet-point article (a summary list, a fact box): there the lines are the article, and they
+/// are matched on. On a page of prose, the same lines are headlines, link lists and teasers
+/// around it.
+fn is_bullet_page(paragraphs: &[ParagraphSpan], reasons: &[Option<SetAside>]) -> bool {
+    let (mut bullets, mut sentences) = (0u32, 0u32);
+    for (p, r) in paragraphs.iter().zip(reasons) {
+        match r {
+            Some(SetAside::NoSentence) => bullets += p.words,
+            None => sentences += p.words,
+            Some(_) => {}
+        }
+    }
+    bullets > sentences
+}
+
 fn outlet_key(outlet: Option<&str>) -> Option<u64> {
     outlet.map(|o| xxhash_rust::xxh3::xxh3_64(o.as_bytes()))
 }

@@ -42,6 +42,8 @@ const PROFILE_FLAG: u32 = 0x8000_0000;
 const KEYS_FLAG: u32 = 0x4000_0000;
 /// Set as well when the profile's set-aside shingles follow the keys.
 const ASIDE_FLAG: u32 = 0x2000_0000;
+/// Set when the text is a digest page ([`Profile::with_digest_page`]); no payload.
+const DIGEST_FLAG: u32 = 0x1000_0000;
 
 impl Fingerprint {
     /// True when the text had no words: such a text matches nothing.
@@ -80,7 +82,10 @@ impl Fingerprint {
         let mut out = Vec::with_capacity(12 + 4 * self.sig.len() + 8 * self.profile.len() + 64);
         out.extend_from_slice(&self.shingles.to_le_bytes());
         out.extend_from_slice(&self.words.to_le_bytes());
-        let flags = PROFILE_FLAG | KEYS_FLAG | ASIDE_FLAG;
+        let mut flags = PROFILE_FLAG | KEYS_FLAG | ASIDE_FLAG;
+        if self.profile.is_digest_page() {
+            flags |= DIGEST_FLAG;
+        }
         out.extend_from_slice(&(self.sig.len() as u32 | flags).to_le_bytes());
         for v in &self.sig {
             out.extend_from_slice(&v.to_le_bytes());
@@ -107,7 +112,7 @@ impl Fingerprint {
         let word =
             |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let flagged = word(8);
-        let slots = (flagged & !(PROFILE_FLAG | KEYS_FLAG | ASIDE_FLAG)) as usize;
+        let slots = (flagged & !(PROFILE_FLAG | KEYS_FLAG | ASIDE_FLAG | DIGEST_FLAG)) as usize;
         let sig_end = 12usize.checked_add(slots.checked_mul(4)?)?;
         if bytes.len() < sig_end {
             return None;
@@ -148,7 +153,10 @@ impl Fingerprint {
         if flagged & PROFILE_FLAG != 0 && at != bytes.len() {
             return None;
         }
-        let profile = Arc::new(profile.unwrap_or_default());
+        let profile = profile
+            .unwrap_or_default()
+            .with_digest_page(flagged & DIGEST_FLAG != 0);
+        let profile = Arc::new(profile);
         Some(Fingerprint {
             shingles: word(0),
             words: word(4),
@@ -383,6 +391,12 @@ mod tests {
             Fingerprint::from_bytes(&before_aside),
             Some(with_profile.clone())
         );
+        let mut digest_page = with_profile.clone();
+        digest_page.profile =
+            Arc::new(Profile::build(&[(&shingles[..], 50)]).with_digest_page(true));
+        let read = Fingerprint::from_bytes(&digest_page.to_bytes()).expect("reads back");
+        assert!(read.profile.is_digest_page());
+        assert_eq!(read, digest_page);
         let other = set(100..140);
         let mut with_aside = with_profile.clone();
         with_aside.profile =

@@ -53,6 +53,9 @@ pub struct Profile {
     /// are not among `entries`: with them, the whole page can be compared (see
     /// [`Profile::page_jaccard`]).
     aside: Vec<u32>,
+    /// The page is a digest or aggregator page (see [`Profile::with_digest_page`]).
+    #[serde(default)]
+    digest_page: bool,
 }
 
 /// How two profiles overlap.
@@ -75,6 +78,8 @@ pub struct Overlap {
     pub lead_coverage_a: f32,
     /// The same for `b` against `a`.
     pub lead_coverage_b: f32,
+    /// Either text is a digest (see [`Profile::with_digest_page`]).
+    pub digest_page: bool,
 }
 
 impl Profile {
@@ -145,6 +150,7 @@ impl Profile {
             anchors,
             digest,
             aside: Vec::new(),
+            digest_page: false,
         }
     }
 
@@ -172,6 +178,20 @@ impl Profile {
         }
         self.aside = aside;
         Some(self)
+    }
+
+    /// Marks the page as a digest: a list of many stories' teasers (an aggregator or news
+    /// round-up page). Such a page holds a lead of each story it abridges, so containment
+    /// says nothing about it; it is one story with another page only when the two are alike
+    /// as a whole.
+    pub fn with_digest_page(mut self, digest_page: bool) -> Profile {
+        self.digest_page = digest_page;
+        self
+    }
+
+    /// See [`Profile::with_digest_page`].
+    pub fn is_digest_page(&self) -> bool {
+        self.digest_page
     }
 
     /// The set-aside shingles (see [`Profile::with_aside`]).
@@ -313,6 +333,7 @@ impl Profile {
             lead_offset_b,
             lead_coverage_a,
             lead_coverage_b,
+            digest_page: self.digest_page || other.digest_page,
         }
     }
 
@@ -386,6 +407,7 @@ impl Profile {
                 anchors,
                 digest,
                 aside: Vec::new(),
+                digest_page: false,
             },
             at,
         ))

@@ -37,6 +37,23 @@ pub struct Prepared {
     pub paragraphs: Vec<ParagraphSpan>,
     /// Identity of the whole text (all paragraphs, boilerplate included).
     pub text_hash: u64,
+    /// Paragraphs of at least [`TEASER_MIN_WORDS`] words that end in an ellipsis: the teasers
+    /// of a digest or aggregator page (see [`DIGEST_TEASERS`]).
+    pub teasers: u32,
+}
+
+/// A paragraph this long that ends in "..." or "…" is a teaser of another story.
+pub const TEASER_MIN_WORDS: usize = 8;
+/// A page with at least this many teasers is a digest: a round-up or aggregator page that
+/// abridges many stories. It matches another page only as a whole (see
+/// [`super::profile::Profile::with_digest_page`]).
+pub const DIGEST_TEASERS: u32 = 10;
+
+impl Prepared {
+    /// Whether the text is a digest page (see [`DIGEST_TEASERS`]).
+    pub fn is_digest_page(&self) -> bool {
+        self.teasers >= DIGEST_TEASERS
+    }
 }
 
 impl Prepared {
@@ -152,6 +169,7 @@ impl Preparer {
             shingles: Vec::with_capacity(text.len() / 5),
             paragraphs: Vec::with_capacity(lines),
             text_hash: 0,
+            teasers: 0,
         };
         let mut words: Vec<u64> = Vec::with_capacity(256);
         // Holds one lower-cased line at a time (see `for_each_word`).
@@ -183,6 +201,9 @@ impl Preparer {
             if set_aside.is_none() {
                 set_aside = self.chrome.classify(line, words.len() as u32);
             }
+            if words.len() >= TEASER_MIN_WORDS && ends_in_ellipsis(line) {
+                out.teasers += 1;
+            }
             let key = paragraph_key(&words);
             keys.extend_from_slice(&key.to_le_bytes());
             let start = out.shingles.len() as u32;
@@ -202,6 +223,12 @@ impl Preparer {
         }
         out
     }
+}
+
+/// True when the line ends with "..." or "…" (trailing spaces aside).
+fn ends_in_ellipsis(line: &str) -> bool {
+    let t = line.trim_end();
+    t.ends_with("...") || t.ends_with('…')
 }
 
 /// Sets aside paragraphs that occur twice or more in one text (gallery captions, a repeated
@@ -291,5 +318,19 @@ mod tests {
         );
         let flags: Vec<bool> = p.paragraphs.iter().map(|s| s.boilerplate).collect();
         assert_eq!(flags, vec![false, true, true, true]);
+    }
+
+    #[test]
+    fn teasers_make_a_digest_page() {
+        let teaser = "Leaders met in the capital on Monday for talks that lasted hours...";
+        let short = "Leaders met on Monday…";
+        let mut page: Vec<&str> = vec![teaser; DIGEST_TEASERS as usize - 1];
+        page.push(short);
+        page.push("The talks were the first in years, officials said on Monday evening.");
+        let p = preparer(5).prepare(None, &page.join("\n"));
+        assert_eq!(p.teasers, DIGEST_TEASERS - 1);
+        assert!(!p.is_digest_page());
+        page.push("The talks ended late, and both sides said they would meet again…");
+        assert!(preparer(5).prepare(None, &page.join("\n")).is_digest_page());
     }
 }

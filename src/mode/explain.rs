@@ -455,6 +455,7 @@ fn side_json(s: &Side) -> serde_json::Value {
         "story": s.story.to_string(),
         "shingles": s.fingerprint.shingles,
         "words": s.fingerprint.words,
+        "digest_page": s.fingerprint.profile.is_digest_page(),
         "paragraphs": s.paragraphs.as_ref().map(|ps| ps.iter().map(|p| json!({
             "text": p.text,
             "matched": p.matched,
@@ -595,6 +596,13 @@ pub fn to_text(e: &Explanation) -> String {
             side.story
         );
         let _ = writeln!(t, "   title {:?}", side.meta.title.as_deref().unwrap_or(""));
+        if side.fingerprint.profile.is_digest_page() {
+            let _ = writeln!(
+                t,
+                "   a digest page (ten or more teasers ending in an ellipsis): containment does \
+                 not count"
+            );
+        }
         let _ = writeln!(
             t,
             "   published {}",

@@ -8,7 +8,7 @@
 //! | reason | rule |
 //! |---|---|
 //! | `short` | fewer than `boilerplate.chrome_min_words` words (default 8): widgets, bylines, datelines, menu items |
-//! | `no_sentence` | fewer than 15 words and no sentence-ending punctuation: headlines, link-list entries, teasers cut with "…" |
+//! | `no_sentence` | fewer than 15 words and no sentence-ending punctuation: headlines, link-list entries, teasers cut with "…" (matched on after all when such lines outnumber the page's sentences in words: a bullet-point article) |
 //! | `caption` | at most 60 words and a photo caption or credit marker (`AP Photo`, `Getty Images`, `Photo:`, `REUTERS/`, `FILE -`, `file photo`, …) |
 //! | `repeated` | the same paragraph twice in one text (at most 80 words): gallery captions, a repeated headline |
 //!
