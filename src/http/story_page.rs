@@ -252,6 +252,7 @@ fn reason(why: SetAside) -> &'static str {
         SetAside::Short => "too few words to be prose",
         SetAside::NoSentence => "short and without a sentence end: a headline, link or teaser",
         SetAside::Caption => "a photo caption or credit",
+        SetAside::Code => "script code that leaked into the text",
         SetAside::Repeated => "the same paragraph twice in this text",
     }
 }

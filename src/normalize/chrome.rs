@@ -9,7 +9,8 @@
 //! |---|---|
 //! | `short` | fewer than `boilerplate.chrome_min_words` words (default 8): widgets, bylines, datelines, menu items |
 //! | `no_sentence` | fewer than 15 words and no sentence-ending punctuation: headlines, link-list entries, teasers cut with "…" (matched on after all when such lines outnumber the page's sentences in words: a bullet-point article) |
-//! | `caption` | at most 60 words and a photo caption or credit marker (`AP Photo`, `Getty Images`, `Photo:`, `REUTERS/`, `FILE -`, `file photo`, …) |
+//! | `caption` | at most 60 words and a photo caption or credit marker (`AP Photo`, `Getty Images`, `Photo:`, `REUTERS/`, `FILE -`, `file photo`, `, left,`, `(L-R)`, `From left`, …), or ending in a full date with the weekday ("… in Helsinki, Finland, Monday, July 16, 2018."), as captions and datelines do and wire prose does not |
+//! | `code` | script that leaked into the text (`window.…`, `document.write`, `function(`, `});`) |
 //! | `repeated` | the same paragraph twice in one text (at most 80 words): gallery captions, a repeated headline |
 //!
 //! Two more reasons are decided with memory, in the engine: `learned` (recurs in many items of
@@ -37,6 +38,8 @@ pub enum SetAside {
     NoSentence,
     /// A photo caption or credit.
     Caption,
+    /// Script code that leaked into the text.
+    Code,
     /// The same paragraph twice in one text.
     Repeated,
 }
@@ -51,6 +54,7 @@ impl SetAside {
             SetAside::Short => "short",
             SetAside::NoSentence => "no_sentence",
             SetAside::Caption => "caption",
+            SetAside::Code => "code",
             SetAside::Repeated => "repeated",
         }
     }
@@ -59,7 +63,11 @@ impl SetAside {
     pub fn is_structural(self) -> bool {
         matches!(
             self,
-            SetAside::Short | SetAside::NoSentence | SetAside::Caption | SetAside::Repeated
+            SetAside::Short
+                | SetAside::NoSentence
+                | SetAside::Caption
+                | SetAside::Code
+                | SetAside::Repeated
         )
     }
 }
@@ -92,12 +100,26 @@ const CAPTION_MARKERS: &[&str] = &[
     r"\bEPA/",
     r"^\s*FILE\s*[-–—]",
     r"\bfile photo\b",
+    // Who is where in the picture.
+    r",\s*(left|right|center|centre)\s*[,)]",
+    r"\((L-R|R-L|left|right|center|centre)\)",
+    r"\bfrom left\b",
 ];
+
+/// A full date with its weekday at the very end (a trailing credit in brackets allowed):
+/// captions and datelines end so ("…, Monday, July 16, 2018."); wire prose says "on Monday".
+const TRAILING_DATE: &str = r"(?i)\b(mon|tues|wednes|thurs|fri|satur|sun)day,?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}\.?\s*(\([^)]*\))?\s*$";
+
+/// Script code that leaked into a page's text.
+const CODE_MARKERS: &str = r"\bwindow\.\w|\bdocument\.\w+\(|\bfunction\s*\(|\}\);|\.push\(\{";
 
 /// Lower-case literals one of which every caption marker holds, but for the markers with `/` or
 /// `|`: an ASCII line with none of them (in any case) and neither byte cannot match, and is not
 /// run through the regex.
-const CAPTION_NEEDLES: [&str; 5] = ["photo", "image", "picture", "credit", "file"];
+const CAPTION_NEEDLES: [&str; 11] = [
+    "photo", "image", "picture", "credit", "file", "left", "right", "center", "centre", "l-r",
+    "r-l",
+];
 
 /// Lines up to this many bytes are lower-cased on the stack for the needle search; longer ones
 /// go straight to the regex.
@@ -109,6 +131,8 @@ pub struct ChromeRules {
     enabled: bool,
     min_words: u32,
     captions: Regex,
+    trailing_date: Regex,
+    code: Regex,
     needles: Vec<memchr::memmem::Finder<'static>>,
 }
 
@@ -120,6 +144,8 @@ impl ChromeRules {
             enabled,
             min_words,
             captions: Regex::new(&pattern).expect("the caption markers are valid regexes"),
+            trailing_date: Regex::new(TRAILING_DATE).expect("the date pattern is a valid regex"),
+            code: Regex::new(CODE_MARKERS).expect("the code markers are valid regexes"),
             needles: CAPTION_NEEDLES
                 .iter()
                 .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
@@ -147,8 +173,16 @@ impl ChromeRules {
         if words < SENTENCE_WORDS && !ends_sentence(line) {
             return Some(SetAside::NoSentence);
         }
-        if words <= CAPTION_MAX_WORDS && self.may_be_caption(line) && self.captions.is_match(line) {
+        if words <= CAPTION_MAX_WORDS
+            && ((self.may_be_caption(line) && self.captions.is_match(line))
+                || (ends_in_year(line) && self.trailing_date.is_match(line)))
+        {
             return Some(SetAside::Caption);
+        }
+        // Script has braces, assignments or statement ends; prose hardly ever.
+        if memchr::memchr3(b'{', b'=', b';', line.as_bytes()).is_some() && self.code.is_match(line)
+        {
+            return Some(SetAside::Code);
         }
         None
     }
@@ -169,6 +203,19 @@ impl ChromeRules {
         }
         self.needles.iter().any(|f| f.find(lower).is_some())
     }
+}
+
+/// True when the line ends in four digits, a full stop or a bracketed credit after them aside:
+/// only then can [`TRAILING_DATE`] match, and the regex is not run.
+fn ends_in_year(line: &str) -> bool {
+    let mut t = line.trim_end();
+    if t.ends_with(')') {
+        if let Some(open) = t.rfind('(') {
+            t = t[..open].trim_end();
+        }
+    }
+    let t = t.strip_suffix('.').unwrap_or(t).as_bytes();
+    t.len() >= 4 && t[t.len() - 4..].iter().all(u8::is_ascii_digit)
 }
 
 /// True when the line ends like a sentence (closing quotes and brackets allowed).
@@ -222,6 +269,30 @@ mod tests {
     }
 
     #[test]
+    fn captions_by_position_or_trailing_date_and_leaked_code() {
+        let r = ChromeRules::new(true, 8);
+        let caption = "U.S. President Donald Trump, left, and Russian President Vladimir Putin arrive for a meeting at the Presidential Palace.";
+        assert_eq!(r.classify(caption, 19), Some(SetAside::Caption));
+        let dated = "Russian President Vladimir Putin attends a meeting in the Kremlin in Moscow, Russia, Thursday, July 12, 2018. (Alexei Druzhinin, Sputnik, Kremlin Pool Photo via AP)";
+        assert_eq!(r.classify(dated, 25), Some(SetAside::Caption));
+        let dateline =
+            "By S.A. Miller - The Washington Times - Updated: 7:32 a.m. on Monday, July 16, 2018";
+        assert_eq!(r.classify(dateline, 16), Some(SetAside::Caption));
+        // Prose that names a day, a year or a side is prose.
+        for prose in [
+            "The two leaders will meet on Monday, July 16, in the Finnish capital, officials said.",
+            "The senator said the talks that began on Monday were the first since 2018.",
+            "He stood on the right side of history, the senator said, and he would not back down.",
+            "Well, it's his team's document. I certainly assume so, the minister told reporters.",
+        ] {
+            let words = prose.split_whitespace().count() as u32;
+            assert_eq!(r.classify(prose, words), None, "{prose}");
+        }
+        let code = "window._taboola = window._taboola || []; _taboola.push({ mode: 'thumbnails-c', container: 'taboola-gallery' });";
+        assert_eq!(r.classify(code, 14), Some(SetAside::Code));
+    }
+
+    #[test]
     fn the_needle_prefilter_never_hides_a_caption() {
         let r = ChromeRules::new(true, 8);
         // One line per marker, in odd cases, plus prose that holds a needle or none.
@@ -245,6 +316,14 @@ mod tests {
             "The view. epa/Jane Doe",
             "  file - Putin stands by the Queen",
             "In this File Photo Putin stands by the Queen",
+            "Trump, LEFT, and Putin shake hands at the palace",
+            "Trump , right,  and Putin arrive at the palace",
+            "Trump, Center) arrives at the palace",
+            "Putin, centre, arrives at the palace",
+            "(l-r) Merkel, May and Trump at the summit",
+            "(R-L) Merkel, May and Trump at the summit",
+            "(Left) Merkel at the summit in Brussels",
+            "From Left, Ford, Brezhnev and Gromyko in Helsinki",
             "The minister said the talks would continue on Monday morning in the capital.",
             "The profile of the imagery was credited to a filed report.",
         ];
@@ -256,7 +335,7 @@ mod tests {
             );
         }
         assert!(!r.may_be_caption("The minister said the talks would continue on Monday."));
-        for line in &lines[..19] {
+        for line in &lines[..27] {
             assert!(r.captions.is_match(line), "{line}");
         }
     }
