@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::emit::{self, ContentLookup};
-use crate::model::{ArticleMeta, Copy, StoryView};
+use crate::model::{ArticleMeta, StoryView};
 use crate::poll::{OutletReport, OutletState, Poller};
 use crate::store::{Store, StoredStory, StoryQuery};
 
@@ -154,14 +154,18 @@ impl Publisher {
 /// `[output] jsonl` (id, outlet, url, title, published, body), ids without the outlet prefix.
 fn item_json(meta: &ArticleMeta, bodies: &HashMap<String, String>) -> Value {
     let (outlet, id) = split_id(meta.outlet.as_deref(), &meta.id);
-    serde_json::json!({
-        "id": id,
-        "outlet": outlet,
-        "url": meta.url,
-        "title": meta.title,
-        "published": meta.published.map(|p| p.to_rfc3339()),
-        "body": bodies.get(&meta.id),
-    })
+    let item = crate::wire::Item {
+        id,
+        outlet,
+        url: meta.url.as_deref(),
+        title: meta.title.as_deref(),
+        published: meta.published,
+        body: bodies.get(&meta.id).map(String::as_str),
+        full_text: None,
+        full_text_url: None,
+        dedup: None,
+    };
+    serde_json::to_value(item).unwrap_or(Value::Null)
 }
 
 /// Engine ids are `<outlet>:<item id>`; the API shows the item id as the feed gave it.
@@ -254,10 +258,7 @@ pub fn load_from_store(
                 content.seen.insert(feed_key(&c.meta), t);
             }
         }
-        let line = crate::mode::stories::story_json(story, &rule);
-        let canonical = serde_json::from_slice::<Value>(&line)
-            .ok()
-            .and_then(|mut v| v.get_mut("canonical").map(Value::take))
+        let canonical = serde_json::from_str::<Value>(crate::wire::stored_canonical(story).get())
             .unwrap_or(Value::Null);
         if let Some(body) = crate::poll::fulltext::payload_display_body(&canonical) {
             content.bodies.insert(feed_view.canonical.id.clone(), body);
@@ -314,24 +315,7 @@ fn outlet_status(name: &str, st: &OutletState) -> OutletStatus {
 /// The story as the API shows it (item ids as stored) and as feeds are built from it (ids
 /// keyed by outlet, so two outlets' item "1" do not share a body).
 fn views(story: &StoredStory, rule: &crate::dedup::MatchRule) -> (StoryView, StoryView) {
-    let copies: Vec<Copy> = story
-        .copies
-        .iter()
-        .zip(story.scores(rule))
-        .map(|(c, score)| Copy {
-            id: c.meta.id.clone(),
-            outlet: c.meta.outlet.clone(),
-            url: c.meta.url.clone(),
-            title: c.meta.title.clone(),
-            published: c.meta.published,
-            score,
-        })
-        .collect();
-    let api = StoryView {
-        story: story.story,
-        canonical: story.canonical_meta().cloned().unwrap_or_default(),
-        copies,
-    };
+    let api = story.view(rule);
     let mut feed = api.clone();
     feed.canonical.id = feed_key(&feed.canonical);
     for (c, stored) in feed.copies.iter_mut().zip(&story.copies) {

@@ -40,7 +40,7 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::StoreConfig;
 use crate::dedup::{pair_score, Engine, EngineConfig, Fingerprint, MatchRule};
 use crate::error::Result;
-use crate::model::{ArticleMeta, Decision, StoryId};
+use crate::model::{ArticleMeta, Copy, Decision, StoryId, StoryView};
 pub use crate::poll::{CachedPage, HostState, OutletState, PollState};
 
 pub use outbox::flush_outbox;
@@ -242,6 +242,29 @@ pub struct StoredStory {
 impl StoredStory {
     pub fn canonical_meta(&self) -> Option<&ArticleMeta> {
         self.copies.get(self.canonical).map(|c| &c.meta)
+    }
+
+    /// The story as seen from outside: the canonical's metadata and every copy (ids as
+    /// stored, without the outlet) with its score under `rule` (see [`StoredStory::scores`]).
+    /// The one place a [`StoryView`] is built from a stored story.
+    pub fn view(&self, rule: &MatchRule) -> StoryView {
+        StoryView {
+            story: self.story,
+            canonical: self.canonical_meta().cloned().unwrap_or_default(),
+            copies: self
+                .copies
+                .iter()
+                .zip(self.scores(rule))
+                .map(|(c, score)| Copy {
+                    id: c.meta.id.clone(),
+                    outlet: c.meta.outlet.clone(),
+                    url: c.meta.url.clone(),
+                    title: c.meta.title.clone(),
+                    published: c.meta.published,
+                    score,
+                })
+                .collect(),
+        }
     }
 
     /// Each copy's similarity to the canonical version, computed as the engine does
