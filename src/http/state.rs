@@ -322,6 +322,15 @@ impl ServiceState {
             .add(counts);
     }
 
+    /// Changes an outlet's row (added when missing).
+    pub fn update_outlet(&mut self, outlet: &str, change: impl FnOnce(&mut OutletStatus)) {
+        change(
+            self.outlets
+                .entry(outlet.to_string())
+                .or_insert_with(|| OutletStatus::new(outlet)),
+        );
+    }
+
     /// Sets when an outlet is next polled (the poller decides after each poll).
     pub fn set_next_poll(&mut self, outlet: &str, at: DateTime<Utc>) {
         self.outlets

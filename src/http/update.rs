@@ -4,7 +4,7 @@
 //! - [`load_from_store`]: `syndedup serve` reads the same things from the store, read-only.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -13,8 +13,8 @@ use serde_json::Value;
 use crate::config::Config;
 use crate::emit::{self, ContentLookup};
 use crate::model::{ArticleMeta, StoryView};
-use crate::poll::{OutletReport, OutletState, Poller};
-use crate::store::{Store, StoredStory, StoryQuery};
+use crate::poll::{FullTextCounts, OutletReport, OutletState, Poller};
+use crate::store::{OutletCounters, Store, StoredStory, StoryQuery};
 
 use super::metrics::PollResult;
 use super::state::{write, OutletStatus, SharedState, StoryRecord};
@@ -26,13 +26,7 @@ fn unix(secs: i64) -> Option<DateTime<Utc>> {
 
 /// How a poll ended, for metrics and the status page, from the poller's status text.
 pub fn poll_result(status: &str, error: Option<&str>) -> PollResult {
-    if error.is_some() || status == "error" {
-        PollResult::Error
-    } else if status == "304" || status == "unchanged" {
-        PollResult::NotModified
-    } else {
-        PollResult::Ok
-    }
+    PollResult::from_status(status, error)
 }
 
 /// What one cycle's publication did.
@@ -218,6 +212,8 @@ pub struct StoreSnapshot {
     pub last_poll: Option<DateTime<Utc>>,
     /// Stories in the store (all of them, not only those loaded).
     pub story_total: Option<u64>,
+    /// What `run` counted per outlet (polls, items, duplicates, fetch times, full text).
+    pub counters: BTreeMap<String, OutletCounters>,
 }
 
 /// Stories loaded from the store: enough for the API's largest page and the largest feed.
@@ -281,13 +277,20 @@ pub fn load_from_store(
         })
         .collect();
     let poll = store.poll_state()?;
+    let counters = store.counters()?;
     let outlets: Vec<OutletStatus> = config
         .outlets
         .iter()
         .filter(|o| o.enabled)
-        .map(|o| match poll.outlets.get(&o.name) {
-            Some(st) => outlet_status(&o.name, st),
-            None => OutletStatus::new(o.name.clone()),
+        .map(|o| {
+            let mut row = match poll.outlets.get(&o.name) {
+                Some(st) => outlet_status(&o.name, st),
+                None => OutletStatus::new(o.name.clone()),
+            };
+            if let Some(c) = counters.get(&o.name) {
+                counted(&mut row, c);
+            }
+            row
         })
         .collect();
     let last_poll = outlets.iter().filter_map(|o| o.last_poll).max();
@@ -297,7 +300,31 @@ pub fn load_from_store(
         outlets,
         last_poll,
         story_total: None,
+        counters,
     })
+}
+
+/// The stored counters' part of an outlet's status row: the last fetch's item count and
+/// repairs, and the full-text pages so far.
+fn counted(row: &mut OutletStatus, c: &OutletCounters) {
+    row.items = c.items;
+    row.repairs = c.repairs.clone();
+    row.full_text =
+        FullTextCounts::from_labelled(c.full_text.iter().map(|(k, &n)| (k.as_str(), n)));
+}
+
+/// Starts the daemon's counters (metrics, and each outlet's item count, repairs and
+/// full-text pages) from what the store kept, so `run` after a restart and `serve` show the
+/// same numbers; each cycle then adds its polls.
+pub fn seed_counters(state: &SharedState, counters: &BTreeMap<String, OutletCounters>) {
+    let mut s = write(state);
+    s.metrics.set_counters(counters);
+    for (outlet, c) in counters {
+        // Outlets no longer configured keep their metrics but get no status row.
+        if s.outlets().any(|row| row.name == *outlet) {
+            s.update_outlet(outlet, |row| counted(row, c));
+        }
+    }
 }
 
 fn outlet_status(name: &str, st: &OutletState) -> OutletStatus {
@@ -336,6 +363,7 @@ pub fn apply_snapshot(state: &SharedState, snapshot: StoreSnapshot, now: DateTim
     for row in snapshot.outlets {
         s.set_outlet(row);
     }
+    s.metrics.set_counters(&snapshot.counters);
     s.metrics.set_stories(count);
     s.health.store_reachable = true;
     s.health.store_error = None;

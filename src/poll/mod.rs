@@ -136,6 +136,23 @@ pub struct OutletReport {
     pub full_text: FullTextCounts,
 }
 
+impl OutletReport {
+    /// What this poll adds to the outlet's stored counters (see [`Store::counters`]).
+    pub fn tally(&self) -> crate::store::PollTally {
+        crate::store::PollTally {
+            outlet: self.outlet.clone(),
+            result: crate::store::PollResult::from_status(&self.status, self.error.as_deref()),
+            fetch: self.elapsed,
+            items: self.items as u64,
+            new: self.new as u64,
+            duplicates: self.duplicates as u64,
+            engine: self.engine,
+            repairs: self.repairs.clone(),
+            full_text: self.full_text.labelled().to_vec(),
+        }
+    }
+}
+
 /// Counters over a cycle (every poll between two moments when nothing was in flight).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CycleTotals {
@@ -922,6 +939,7 @@ impl Poller {
                     },
                 ));
             }
+            self.batch.tally = Some(report.tally());
             self.commit_batch()?;
         }
         debug!(
