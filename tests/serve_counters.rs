@@ -1,6 +1,7 @@
 //! `syndedup serve` shows what `run` counted: the store keeps each outlet's polls, items,
 //! duplicates, fetch times and last item count, so the status page and `/metrics` of `serve`
-//! (and of a restarted daemon) have the same numbers as the daemon that polled.
+//! (and of a restarted daemon) have the same numbers as the daemon that polled; and a feed whose
+//! outlets leave a story's canonical out gets the best included copy's body, as `run` writes it.
 
 mod serve_support;
 
@@ -160,6 +161,40 @@ fn serve_and_a_restarted_daemon_show_the_counts_of_run() {
     let page = get(daemon.addr, "/", &[]).text();
     assert_eq!(status_row(&page, "Wire")[3], "2", "{page}");
     assert_eq!(status_row(&page, "Daily")[3], "1", "{page}");
+    // Stopped by kill on drop: a clean stop is not what this test is about.
+    drop(daemon);
+}
+
+#[test]
+fn a_feed_without_the_canonical_outlet_gets_the_included_copy_body() {
+    let dir = tempfile::tempdir().unwrap();
+    let once = setup(dir.path(), false);
+    run_once(&once);
+    let written = std::fs::read(dir.path().join("out/daily.json")).unwrap();
+    let feed: serde_json::Value = serde_json::from_slice(&written).unwrap();
+    let html = feed["items"][0]["content_html"].as_str().unwrap_or("");
+    assert!(html.contains("Talks between Russia"), "run: {feed}");
+
+    let daemon = Daemon::start(
+        BIN,
+        &[
+            "serve",
+            "--config",
+            once.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+    );
+    for ext in ["json", "atom", "rss"] {
+        let served = get(daemon.addr, &format!("/feeds/daily.{ext}"), &[]);
+        assert_eq!(served.status, 200);
+        let file = std::fs::read(dir.path().join(format!("out/daily.{ext}"))).unwrap();
+        assert_eq!(
+            served.text(),
+            String::from_utf8_lossy(&file),
+            "serve renders daily.{ext} as run wrote it"
+        );
+    }
     // Stopped by kill on drop: a clean stop is not what this test is about.
     drop(daemon);
 }

@@ -181,16 +181,21 @@ fn api_view(mut view: StoryView) -> StoryView {
 }
 
 /// Bodies and first-seen times of stored items, keyed as the views built from the store are.
-struct StoreContent {
+/// The canonical items' bodies are read up front; any other copy's body is read from its
+/// payload when a feed asks for it (a feed whose outlets leave the canonical out).
+struct StoreContent<'a> {
     bodies: HashMap<String, String>,
+    payloads: HashMap<String, &'a str>,
     seen: HashMap<String, DateTime<Utc>>,
 }
 
-impl ContentLookup for StoreContent {
+impl ContentLookup for StoreContent<'_> {
     fn body(&self, article_id: &str) -> Option<Cow<'_, str>> {
-        self.bodies
-            .get(article_id)
-            .map(|b| Cow::Borrowed(b.as_str()))
+        if let Some(b) = self.bodies.get(article_id) {
+            return Some(Cow::Borrowed(b.as_str()));
+        }
+        let payload = serde_json::from_str::<Value>(self.payloads.get(article_id)?).ok()?;
+        crate::poll::fulltext::payload_display_body(&payload).map(Cow::Owned)
     }
     fn seen(&self, article_id: &str) -> Option<DateTime<Utc>> {
         self.seen.get(article_id).copied()
@@ -230,7 +235,7 @@ pub fn store_story_limit(config: &Config) -> usize {
 /// Reads the newest stories and the outlets' poll state from `store` and renders every
 /// `[[feed]]` from them (nothing is written to disk: the writer does that). A story's feed
 /// entry takes its content from the stored canonical item; a feed whose scope leaves the
-/// canonical out uses the best in-scope copy's metadata with an empty body.
+/// canonical out uses the best in-scope copy, its title, link and stored body.
 pub fn load_from_store(
     config: &Config,
     store: &dyn Store,
@@ -243,15 +248,20 @@ pub fn load_from_store(
     let rule = crate::dedup::MatchRule::from_config(&config.dedup);
     let mut content = StoreContent {
         bodies: HashMap::new(),
+        payloads: HashMap::new(),
         seen: HashMap::new(),
     };
     let mut feed_views = Vec::with_capacity(stored.len());
     let mut stories = Vec::with_capacity(stored.len());
     for story in &stored {
         let (api, feed_view) = views(story, &rule);
-        for c in &story.copies {
+        for (i, c) in story.copies.iter().enumerate() {
+            let key = feed_key(&c.meta);
             if let Some(t) = unix(c.first_seen) {
-                content.seen.insert(feed_key(&c.meta), t);
+                content.seen.insert(key.clone(), t);
+            }
+            if let Some(p) = c.payload.as_deref().filter(|_| i != story.canonical) {
+                content.payloads.insert(key, p);
             }
         }
         let canonical = serde_json::from_str::<Value>(crate::wire::stored_canonical(story).get())
