@@ -57,11 +57,19 @@ pub fn init_logging(cli: &Cli) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour_on_stderr(std::env::var_os("NO_COLOR").as_deref()))
         .with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Human => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// ANSI colour in log lines only when standard error is a terminal, and never when `NO_COLOR`
+/// is set to a non-empty value (<https://no-color.org>): `2>run.log` and journald get plain text.
+fn colour_on_stderr(no_color: Option<&std::ffi::OsStr>) -> bool {
+    use std::io::IsTerminal as _;
+    no_color.is_none_or(|v| v.is_empty()) && std::io::stderr().is_terminal()
 }
 
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {

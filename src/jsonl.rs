@@ -9,10 +9,11 @@ use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
 
 use chrono::DateTime;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::model::{Article, ArticleMeta, Decision, StoryView};
+use crate::wire::{self, Dedup, Id};
 
 /// One raw input line.
 #[derive(Debug, Clone)]
@@ -243,86 +244,66 @@ impl IdStyle {
         }
     }
 
-    pub fn render(&self, id: &str) -> serde_json::Value {
+    /// `id` as it came in: a number when the input gave a number.
+    pub fn render<'a>(&self, id: &'a str) -> Id<'a> {
         if self.numeric.contains(id) {
-            if let Ok(n) = serde_json::from_str::<serde_json::Number>(id) {
-                return serde_json::Value::Number(n);
-            }
+            Id::Number(id)
+        } else {
+            Id::Text(id)
         }
-        serde_json::Value::String(id.to_string())
     }
 }
 
-fn round4(x: f32) -> serde_json::Value {
-    let v = (x as f64 * 10_000.0).round() / 10_000.0;
-    serde_json::Number::from_f64(v)
-        .map(serde_json::Value::Number)
-        .unwrap_or(serde_json::Value::Null)
-}
-
-/// The `dedup` object added by `--emit annotate`.
-/// `merged` is present only when this article bridged stories: the listed story ids were merged
-/// into `story` and stand for it from here on.
-pub fn decision_json(decision: &Decision, ids: &IdStyle) -> serde_json::Value {
-    let mut v = serde_json::json!({
-        "story": decision.story.to_string(),
-        "duplicate_of": decision.duplicate_of.as_deref().map(|d| ids.render(d)),
-        "score": decision.score.map(round4),
-    });
-    if !decision.merged.is_empty() {
-        v["merged"] = decision.merged.iter().map(|s| s.to_string()).collect();
-    }
-    v
+/// The `dedup` object added by `--emit annotate` (see [`crate::wire::Dedup`]): `duplicate_of`
+/// is the id of the story's first article as it came in. `merged` is present only when this
+/// article bridged stories: the listed story ids were merged into `story` and stand for it
+/// from here on.
+pub fn decision_json<'a>(decision: &'a Decision, ids: &IdStyle) -> Dedup<'a, Id<'a>> {
+    Dedup::of(decision, |d| ids.render(d))
 }
 
 /// The input line with a `dedup` object added (or replaced), everything else byte for byte.
-pub fn annotate_line(raw: &[u8], has_dedup_field: bool, dedup: &serde_json::Value) -> Vec<u8> {
+pub fn annotate_line(raw: &[u8], has_dedup_field: bool, dedup: &impl Serialize) -> Vec<u8> {
     if has_dedup_field {
         if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(raw) {
-            map.insert("dedup".to_string(), dedup.clone());
-            if let Ok(v) = serde_json::to_vec(&map) {
-                return v;
+            if let Ok(d) = serde_json::to_value(dedup) {
+                map.insert("dedup".to_string(), d);
+                if let Ok(v) = serde_json::to_vec(&map) {
+                    return v;
+                }
             }
         }
     }
     let end = raw.iter().rposition(|&b| b == b'}').unwrap_or(raw.len());
-    let mut out = Vec::with_capacity(raw.len() + 96);
+    let mut out = Vec::with_capacity(raw.len() + 112);
     out.extend_from_slice(&raw[..end]);
     out.extend_from_slice(b",\"dedup\":");
+    // Serialising plain structs into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut out, dedup);
     out.push(b'}');
     out
 }
 
-/// A copy in provenance lists.
-pub fn copies_json(view: &StoryView, ids: &IdStyle) -> serde_json::Value {
-    serde_json::Value::Array(
-        view.copies
-            .iter()
-            .map(|c| {
-                serde_json::json!({
-                    "id": ids.render(&c.id),
-                    "outlet": c.outlet,
-                    "url": c.url,
-                    "title": c.title,
-                    "published": c.published.map(|p| p.to_rfc3339()),
-                    "score": round4(c.score),
-                })
-            })
-            .collect(),
-    )
+/// The copies of a story in provenance lists, ids as they came in.
+pub fn copies_json<'a>(view: &'a StoryView, ids: &IdStyle) -> Vec<wire::Copy<'a>> {
+    view.copies
+        .iter()
+        .map(|c| wire::Copy::of(c, ids.render(&c.id)))
+        .collect()
 }
 
-/// One `--emit stories` line: the canonical article as it came in (raw JSON) and every copy.
-pub fn story_line(view: &StoryView, canonical_raw: &[u8], ids: &IdStyle) -> Vec<u8> {
+/// One `--emit stories` line: the canonical article as it came in (raw JSON; `null` when it is
+/// not JSON) and every copy; `update` marks a story written before (see [`wire::StoryLine`]).
+pub fn story_line(view: &StoryView, canonical_raw: &[u8], ids: &IdStyle, update: bool) -> Vec<u8> {
+    let line = wire::StoryLine {
+        story: view.story,
+        update,
+        canonical: wire::raw_json(canonical_raw),
+        copies: copies_json(view, ids),
+    };
     let mut out = Vec::with_capacity(canonical_raw.len() + 256);
-    out.extend_from_slice(b"{\"story\":");
-    let _ = serde_json::to_writer(&mut out, &view.story.to_string());
-    out.extend_from_slice(b",\"canonical\":");
-    out.extend_from_slice(canonical_raw);
-    out.extend_from_slice(b",\"copies\":");
-    let _ = serde_json::to_writer(&mut out, &copies_json(view, ids));
-    out.push(b'}');
+    // Serialising plain structs into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, &line);
     out
 }
 

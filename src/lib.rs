@@ -35,7 +35,11 @@
 //! - [`http`]: the read-only HTTP service (feeds, stories API, health, metrics, status page).
 //! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.
 //! - [`poll`]: the feed poller behind `syndedup run`: fetching, item identity, schedules.
-//! - [`mode`]: one module per subcommand of the `syndedup` binary.
+//! - [`mode`]: one module per subcommand of the `syndedup` binary: the command line's layer,
+//!   not library API. It sits on top: it may import every other module, and no other module
+//!   imports it (`tests/layering.rs` checks this).
+//! - [`wire`]: serde structs of every JSON shape emitted (decision lines, `--emit annotate`,
+//!   stories, the HTTP API), pinned by the golden files in `tests/golden/`.
 //! - [`eval`]: clustering quality metrics (pairwise P/R/F1, adjusted Rand index); [`synth`]: the
 //!   seeded synthetic corpus with known truth that `syndedup bench` runs on.
 //! - [`store`]: persistent state in SQLite behind the narrow [`store::Store`] trait.
@@ -65,12 +69,14 @@ pub mod eval;
 pub mod hash;
 pub mod http;
 pub mod jsonl;
+#[doc(hidden)]
 pub mod mode;
 pub mod model;
 pub mod normalize;
 pub mod poll;
 pub mod store;
 pub mod synth;
+pub mod wire;
 
 pub use config::Config;
 pub use dedup::{Engine, EngineConfig};

@@ -5,29 +5,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Duration;
 
-/// How one poll of an outlet ended (the `result` label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum PollResult {
-    /// New content fetched and parsed.
-    Ok,
-    /// 304 Not Modified (or an unchanged body).
-    NotModified,
-    /// Network, HTTP or parse failure.
-    Error,
-}
-
-impl PollResult {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PollResult::Ok => "ok",
-            PollResult::NotModified => "not_modified",
-            PollResult::Error => "error",
-        }
-    }
-}
+pub use crate::store::PollResult;
 
 /// Upper bounds (seconds) of the fetch latency histogram buckets.
-pub const LATENCY_BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub const LATENCY_BUCKETS: [f64; 10] = crate::store::FETCH_BUCKETS;
 
 /// Counters, gauges and the fetch latency histogram, updated by the daemon after each poll and
 /// each cycle.
@@ -106,6 +87,45 @@ impl Metrics {
             .filter(|((o, r), _)| o == outlet && *r == result)
             .map(|(_, n)| *n)
             .sum()
+    }
+
+    /// Replaces every per-poll counter (polls, fetch latency, items, duplicates, engine work,
+    /// full-text pages) with the sums the store keeps (see [`crate::store::Store::counters`]):
+    /// what `serve` shows, and where `run` starts counting from. The stories gauge, the
+    /// engine's rate and the store errors stay as they are.
+    pub fn set_counters(&mut self, counters: &BTreeMap<String, crate::store::OutletCounters>) {
+        self.polls.clear();
+        self.full_text.clear();
+        self.latency_buckets = [0; LATENCY_BUCKETS.len()];
+        self.latency_count = 0;
+        self.latency_sum = 0.0;
+        self.items_ingested = 0;
+        self.duplicates = 0;
+        self.engine_articles = 0;
+        self.engine_seconds = 0.0;
+        for (outlet, c) in counters {
+            for (&result, &n) in &c.polls {
+                if n > 0 {
+                    self.polls.insert((outlet.clone(), result), n);
+                }
+            }
+            for (total, n) in self.latency_buckets.iter_mut().zip(c.fetch_buckets) {
+                *total += n;
+            }
+            self.latency_count += c.fetch_count;
+            self.latency_sum += c.fetch_seconds;
+            self.items_ingested += c.new;
+            self.duplicates += c.duplicates;
+            self.engine_articles += c.engine_articles;
+            self.engine_seconds += c.engine_seconds;
+            for (result, &n) in &c.full_text {
+                if let Some(label) = crate::poll::FullTextCounts::label(result) {
+                    if n > 0 {
+                        self.full_text.insert((outlet.clone(), label), n);
+                    }
+                }
+            }
+        }
     }
 
     pub fn add_store_error(&mut self) {

@@ -30,7 +30,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 
@@ -132,7 +131,10 @@ impl Service {
 }
 
 fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+    let body = crate::wire::ApiError {
+        error: message.into(),
+    };
+    (status, Json(body)).into_response()
 }
 
 async fn not_found() -> Response {
@@ -294,13 +296,13 @@ async fn stories(
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let s = read(&state);
-    let list: Vec<serde_json::Value> = s
+    let list: Vec<_> = s
         .stories()
         .iter()
         .filter(|r| q.since.is_none_or(|t| r.updated >= t))
         .filter(|r| q.outlet.as_deref().is_none_or(|o| r.has_outlet(o)))
         .take(q.limit)
-        .map(StoryRecord::to_json)
+        .map(StoryRecord::wire)
         .collect();
     Json(list).into_response()
 }
@@ -311,19 +313,27 @@ async fn story(State(state): State<SharedState>, Path(id): Path<String>) -> Resp
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     match read(&state).story(id) {
-        Some(r) => Json(r.to_json()).into_response(),
+        Some(r) => Json(r.wire()).into_response(),
         None => error(StatusCode::NOT_FOUND, format!("no story {id}")),
     }
 }
 
 async fn healthz(State(state): State<SharedState>) -> Response {
     let h = read(&state).health.clone();
-    let body = json!({
-        "status": if h.store_reachable { "ok" } else { "unavailable" },
-        "store": if h.store_reachable { "reachable" } else { "unreachable" },
-        "store_error": h.store_error,
-        "last_cycle": h.last_cycle.map(|t| t.to_rfc3339()),
-    });
+    let body = crate::wire::Health {
+        status: if h.store_reachable {
+            "ok"
+        } else {
+            "unavailable"
+        },
+        store: if h.store_reachable {
+            "reachable"
+        } else {
+            "unreachable"
+        },
+        store_error: h.store_error.as_deref(),
+        last_cycle: h.last_cycle.map(|t| t.to_rfc3339()),
+    };
     let status = if h.store_reachable {
         StatusCode::OK
     } else {

@@ -6,13 +6,13 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use axum::body::Bytes;
 use chrono::{DateTime, SubsecRound, Utc};
-use serde_json::{json, Value};
+use serde_json::Value;
 use xxhash_rust::xxh3::xxh3_128;
 
 use crate::config::FeedFormat;
 use crate::emit::RenderedFeed;
-use crate::jsonl::{copies_json, IdStyle};
-use crate::model::{ArticleMeta, StoryId, StoryView};
+use crate::model::{StoryId, StoryView};
+use crate::wire::StoryLine;
 
 use super::metrics::{Metrics, PollResult};
 
@@ -57,7 +57,8 @@ impl StoryRecord {
     /// A record whose `canonical` object is the canonical article's metadata.
     pub fn from_view(view: StoryView, updated: DateTime<Utc>) -> Self {
         StoryRecord {
-            canonical: meta_json(&view.canonical),
+            canonical: serde_json::to_value(crate::wire::Meta::from(&view.canonical))
+                .unwrap_or(Value::Null),
             view,
             updated,
         }
@@ -75,13 +76,19 @@ impl StoryRecord {
         StoryRecord::from_view(view, updated)
     }
 
-    /// `{"story", "canonical": {...}, "copies": [{"id","outlet","url","title","published","score"}, ...]}`.
+    /// The story as the API writes it (see [`crate::wire::StoryLine`]).
+    pub fn wire(&self) -> StoryLine<'_, &Value> {
+        StoryLine {
+            story: self.view.story,
+            update: false,
+            canonical: &self.canonical,
+            copies: crate::wire::Copy::all(&self.view),
+        }
+    }
+
+    /// [`StoryRecord::wire`] as a JSON value.
     pub fn to_json(&self) -> Value {
-        json!({
-            "story": self.view.story.to_string(),
-            "canonical": self.canonical,
-            "copies": copies_json(&self.view, &IdStyle::default()),
-        })
+        serde_json::to_value(self.wire()).unwrap_or(Value::Null)
     }
 
     pub fn has_outlet(&self, outlet: &str) -> bool {
@@ -90,17 +97,6 @@ impl StoryRecord {
             .iter()
             .any(|c| c.outlet.as_deref() == Some(outlet))
     }
-}
-
-/// The canonical object built from metadata alone.
-pub fn meta_json(meta: &ArticleMeta) -> Value {
-    json!({
-        "id": meta.id,
-        "outlet": meta.outlet,
-        "url": meta.url,
-        "title": meta.title,
-        "published": meta.published.map(|p| p.to_rfc3339()),
-    })
 }
 
 fn gzip(bytes: &[u8]) -> Vec<u8> {
@@ -324,6 +320,15 @@ impl ServiceState {
             .or_insert_with(|| OutletStatus::new(outlet))
             .full_text
             .add(counts);
+    }
+
+    /// Changes an outlet's row (added when missing).
+    pub fn update_outlet(&mut self, outlet: &str, change: impl FnOnce(&mut OutletStatus)) {
+        change(
+            self.outlets
+                .entry(outlet.to_string())
+                .or_insert_with(|| OutletStatus::new(outlet)),
+        );
     }
 
     /// Sets when an outlet is next polled (the poller decides after each poll).

@@ -4,7 +4,7 @@
 //! - [`load_from_store`]: `syndedup serve` reads the same things from the store, read-only.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
@@ -12,9 +12,9 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::emit::{self, ContentLookup};
-use crate::model::{ArticleMeta, Copy, StoryView};
-use crate::poll::{OutletReport, OutletState, Poller};
-use crate::store::{Store, StoredStory, StoryQuery};
+use crate::model::{ArticleMeta, StoryView};
+use crate::poll::{FullTextCounts, OutletReport, OutletState, Poller};
+use crate::store::{OutletCounters, Store, StoredStory, StoryQuery};
 
 use super::metrics::PollResult;
 use super::state::{write, OutletStatus, SharedState, StoryRecord};
@@ -26,13 +26,7 @@ fn unix(secs: i64) -> Option<DateTime<Utc>> {
 
 /// How a poll ended, for metrics and the status page, from the poller's status text.
 pub fn poll_result(status: &str, error: Option<&str>) -> PollResult {
-    if error.is_some() || status == "error" {
-        PollResult::Error
-    } else if status == "304" || status == "unchanged" {
-        PollResult::NotModified
-    } else {
-        PollResult::Ok
-    }
+    PollResult::from_status(status, error)
 }
 
 /// What one cycle's publication did.
@@ -154,14 +148,18 @@ impl Publisher {
 /// `[output] jsonl` (id, outlet, url, title, published, body), ids without the outlet prefix.
 fn item_json(meta: &ArticleMeta, bodies: &HashMap<String, String>) -> Value {
     let (outlet, id) = split_id(meta.outlet.as_deref(), &meta.id);
-    serde_json::json!({
-        "id": id,
-        "outlet": outlet,
-        "url": meta.url,
-        "title": meta.title,
-        "published": meta.published.map(|p| p.to_rfc3339()),
-        "body": bodies.get(&meta.id),
-    })
+    let item = crate::wire::Item {
+        id,
+        outlet,
+        url: meta.url.as_deref(),
+        title: meta.title.as_deref(),
+        published: meta.published,
+        body: bodies.get(&meta.id).map(String::as_str),
+        full_text: None,
+        full_text_url: None,
+        dedup: None,
+    };
+    serde_json::to_value(item).unwrap_or(Value::Null)
 }
 
 /// Engine ids are `<outlet>:<item id>`; the API shows the item id as the feed gave it.
@@ -183,16 +181,21 @@ fn api_view(mut view: StoryView) -> StoryView {
 }
 
 /// Bodies and first-seen times of stored items, keyed as the views built from the store are.
-struct StoreContent {
+/// The canonical items' bodies are read up front; any other copy's body is read from its
+/// payload when a feed asks for it (a feed whose outlets leave the canonical out).
+struct StoreContent<'a> {
     bodies: HashMap<String, String>,
+    payloads: HashMap<String, &'a str>,
     seen: HashMap<String, DateTime<Utc>>,
 }
 
-impl ContentLookup for StoreContent {
+impl ContentLookup for StoreContent<'_> {
     fn body(&self, article_id: &str) -> Option<Cow<'_, str>> {
-        self.bodies
-            .get(article_id)
-            .map(|b| Cow::Borrowed(b.as_str()))
+        if let Some(b) = self.bodies.get(article_id) {
+            return Some(Cow::Borrowed(b.as_str()));
+        }
+        let payload = serde_json::from_str::<Value>(self.payloads.get(article_id)?).ok()?;
+        crate::poll::fulltext::payload_display_body(&payload).map(Cow::Owned)
     }
     fn seen(&self, article_id: &str) -> Option<DateTime<Utc>> {
         self.seen.get(article_id).copied()
@@ -214,6 +217,8 @@ pub struct StoreSnapshot {
     pub last_poll: Option<DateTime<Utc>>,
     /// Stories in the store (all of them, not only those loaded).
     pub story_total: Option<u64>,
+    /// What `run` counted per outlet (polls, items, duplicates, fetch times, full text).
+    pub counters: BTreeMap<String, OutletCounters>,
 }
 
 /// Stories loaded from the store: enough for the API's largest page and the largest feed.
@@ -230,7 +235,7 @@ pub fn store_story_limit(config: &Config) -> usize {
 /// Reads the newest stories and the outlets' poll state from `store` and renders every
 /// `[[feed]]` from them (nothing is written to disk: the writer does that). A story's feed
 /// entry takes its content from the stored canonical item; a feed whose scope leaves the
-/// canonical out uses the best in-scope copy's metadata with an empty body.
+/// canonical out uses the best in-scope copy, its title, link and stored body.
 pub fn load_from_store(
     config: &Config,
     store: &dyn Store,
@@ -243,21 +248,23 @@ pub fn load_from_store(
     let rule = crate::dedup::MatchRule::from_config(&config.dedup);
     let mut content = StoreContent {
         bodies: HashMap::new(),
+        payloads: HashMap::new(),
         seen: HashMap::new(),
     };
     let mut feed_views = Vec::with_capacity(stored.len());
     let mut stories = Vec::with_capacity(stored.len());
     for story in &stored {
         let (api, feed_view) = views(story, &rule);
-        for c in &story.copies {
+        for (i, c) in story.copies.iter().enumerate() {
+            let key = feed_key(&c.meta);
             if let Some(t) = unix(c.first_seen) {
-                content.seen.insert(feed_key(&c.meta), t);
+                content.seen.insert(key.clone(), t);
+            }
+            if let Some(p) = c.payload.as_deref().filter(|_| i != story.canonical) {
+                content.payloads.insert(key, p);
             }
         }
-        let line = crate::mode::stories::story_json(story, &rule);
-        let canonical = serde_json::from_slice::<Value>(&line)
-            .ok()
-            .and_then(|mut v| v.get_mut("canonical").map(Value::take))
+        let canonical = serde_json::from_str::<Value>(crate::wire::stored_canonical(story).get())
             .unwrap_or(Value::Null);
         if let Some(body) = crate::poll::fulltext::payload_display_body(&canonical) {
             content.bodies.insert(feed_view.canonical.id.clone(), body);
@@ -280,13 +287,20 @@ pub fn load_from_store(
         })
         .collect();
     let poll = store.poll_state()?;
+    let counters = store.counters()?;
     let outlets: Vec<OutletStatus> = config
         .outlets
         .iter()
         .filter(|o| o.enabled)
-        .map(|o| match poll.outlets.get(&o.name) {
-            Some(st) => outlet_status(&o.name, st),
-            None => OutletStatus::new(o.name.clone()),
+        .map(|o| {
+            let mut row = match poll.outlets.get(&o.name) {
+                Some(st) => outlet_status(&o.name, st),
+                None => OutletStatus::new(o.name.clone()),
+            };
+            if let Some(c) = counters.get(&o.name) {
+                counted(&mut row, c);
+            }
+            row
         })
         .collect();
     let last_poll = outlets.iter().filter_map(|o| o.last_poll).max();
@@ -296,7 +310,31 @@ pub fn load_from_store(
         outlets,
         last_poll,
         story_total: None,
+        counters,
     })
+}
+
+/// The stored counters' part of an outlet's status row: the last fetch's item count and
+/// repairs, and the full-text pages so far.
+fn counted(row: &mut OutletStatus, c: &OutletCounters) {
+    row.items = c.items;
+    row.repairs = c.repairs.clone();
+    row.full_text =
+        FullTextCounts::from_labelled(c.full_text.iter().map(|(k, &n)| (k.as_str(), n)));
+}
+
+/// Starts the daemon's counters (metrics, and each outlet's item count, repairs and
+/// full-text pages) from what the store kept, so `run` after a restart and `serve` show the
+/// same numbers; each cycle then adds its polls.
+pub fn seed_counters(state: &SharedState, counters: &BTreeMap<String, OutletCounters>) {
+    let mut s = write(state);
+    s.metrics.set_counters(counters);
+    for (outlet, c) in counters {
+        // Outlets no longer configured keep their metrics but get no status row.
+        if s.outlets().any(|row| row.name == *outlet) {
+            s.update_outlet(outlet, |row| counted(row, c));
+        }
+    }
 }
 
 fn outlet_status(name: &str, st: &OutletState) -> OutletStatus {
@@ -314,24 +352,7 @@ fn outlet_status(name: &str, st: &OutletState) -> OutletStatus {
 /// The story as the API shows it (item ids as stored) and as feeds are built from it (ids
 /// keyed by outlet, so two outlets' item "1" do not share a body).
 fn views(story: &StoredStory, rule: &crate::dedup::MatchRule) -> (StoryView, StoryView) {
-    let copies: Vec<Copy> = story
-        .copies
-        .iter()
-        .zip(story.scores(rule))
-        .map(|(c, score)| Copy {
-            id: c.meta.id.clone(),
-            outlet: c.meta.outlet.clone(),
-            url: c.meta.url.clone(),
-            title: c.meta.title.clone(),
-            published: c.meta.published,
-            score,
-        })
-        .collect();
-    let api = StoryView {
-        story: story.story,
-        canonical: story.canonical_meta().cloned().unwrap_or_default(),
-        copies,
-    };
+    let api = story.view(rule);
     let mut feed = api.clone();
     feed.canonical.id = feed_key(&feed.canonical);
     for (c, stored) in feed.copies.iter_mut().zip(&story.copies) {
@@ -352,6 +373,7 @@ pub fn apply_snapshot(state: &SharedState, snapshot: StoreSnapshot, now: DateTim
     for row in snapshot.outlets {
         s.set_outlet(row);
     }
+    s.metrics.set_counters(&snapshot.counters);
     s.metrics.set_stories(count);
     s.health.store_reachable = true;
     s.health.store_error = None;

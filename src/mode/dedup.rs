@@ -376,11 +376,8 @@ impl<W: Write> Sink<W> {
                         .map(String::into_bytes)
                         .unwrap_or_else(|| b"null".to_vec()),
                 };
-                let mut line = story_line(&view, &raw, &self.ids);
-                if state.emit_story(story, &view.canonical, at) {
-                    line.truncate(line.len() - 1);
-                    line.extend_from_slice(b",\"update\":true}");
-                }
+                let update = state.emit_story(story, &view.canonical, at);
+                let line = story_line(&view, &raw, &self.ids, update);
                 self.out.write_all(&line)?;
                 self.out.write_all(b"\n")?;
             }
@@ -391,7 +388,8 @@ impl<W: Write> Sink<W> {
                     .get(&view.story)
                     .map(Vec::as_slice)
                     .unwrap_or(b"null");
-                self.out.write_all(&story_line(&view, raw, &self.ids))?;
+                self.out
+                    .write_all(&story_line(&view, raw, &self.ids, false))?;
                 self.out.write_all(b"\n")?;
             }
         }

@@ -14,6 +14,7 @@ use crate::eval::{clusters_by_size, score, worst_pairs, Labels, Scores};
 use crate::jsonl::{parse_line, LineReader, ReadOutcome};
 use crate::model::ArticleMeta;
 use crate::model::StoryId;
+use crate::wire::round4;
 
 use super::dedup::EngineArgs;
 use crate::eval::{recall_by_size, split_clusters, SizeRow, SplitCluster, SIZE_GROUP_FROM};
@@ -462,10 +463,6 @@ pub fn evaluate(args: &EvalArgs) -> anyhow::Result<Report> {
     text.push_str(&splits_text(&splits, top));
     let json = with_size_json(json, &by_size, &splits);
     Ok(Report { scores, json, text })
-}
-
-fn round4(x: f32) -> f64 {
-    (x as f64 * 10_000.0).round() / 10_000.0
 }
 
 /// Runs `syndedup eval` and prints the report (or the JSON object) to standard output.

@@ -23,6 +23,7 @@ use crate::dedup::{
 use crate::model::{ArticleMeta, StoryId};
 use crate::normalize::chrome::SetAside;
 use crate::store::{store_path, SqliteStore, Store, StoryQuery};
+use crate::wire::round4;
 
 use super::dedup::EngineArgs;
 
@@ -440,10 +441,6 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<Explanation> {
         window,
         source,
     })
-}
-
-fn round4(x: f32) -> f64 {
-    (x as f64 * 10_000.0).round() / 10_000.0
 }
 
 fn side_json(s: &Side) -> serde_json::Value {

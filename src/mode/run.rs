@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::dedup::EngineConfig;
 use crate::http::{Publisher, Service, StoryPages};
 use crate::poll::{OutletReport, Poller};
-use crate::store::{signature_settings, store_path, SqliteStore};
+use crate::store::{signature_settings, store_path, SqliteStore, Store as _};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -36,9 +36,11 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     let path = store_path(&config.store);
     let mut store = SqliteStore::open(&path)?;
     store.check_settings(&signature_settings(&EngineConfig::from_config(&config)))?;
+    let counters = store.counters()?;
     runtime.block_on(async move {
         let config_feeds_empty = config.feeds.is_empty();
         let publisher = Publisher::for_run(&config, &args.config);
+        crate::http::update::seed_counters(publisher.state(), &counters);
         crate::http::write(publisher.state()).set_story_pages(StoryPages::for_config(&config)?);
         let service = match (&config.http.listen, args.once) {
             (Some(listen), false) => Some(Service::start(listen, publisher.state().clone()).await?),

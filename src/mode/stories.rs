@@ -9,7 +9,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
 use crate::jsonl::{story_line, IdStyle};
-use crate::model::{ArticleMeta, Copy, StoryView};
 use crate::store::{rfc3339, store_path, SqliteStore, Store, StoredStory, StoryQuery};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -83,47 +82,16 @@ pub fn run(args: &StoriesArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn meta_json(meta: &ArticleMeta) -> serde_json::Value {
-    serde_json::json!({
-        "id": meta.id,
-        "outlet": meta.outlet,
-        "url": meta.url,
-        "title": meta.title,
-        "published": meta.published.map(|p| p.to_rfc3339()),
-    })
-}
-
-/// One `--format json` line, in the shape of `dedup --emit stories`. The canonical is the
-/// stored item as it came in when that is a JSON object (input lines of `dedup --state`, the
-/// daemon's items), else its metadata.
+/// One `--format json` line, in the shape of `dedup --emit stories` (see
+/// [`crate::wire::StoryLine`]); the canonical is [`crate::wire::stored_canonical`].
 pub fn story_json(story: &StoredStory, rule: &crate::dedup::MatchRule) -> Vec<u8> {
-    let raw = story
-        .canonical_payload
-        .as_deref()
-        .filter(|p| serde_json::from_str::<serde_json::Value>(p).is_ok_and(|v| v.is_object()))
-        .map(|p| p.as_bytes().to_vec())
-        .unwrap_or_else(|| {
-            let meta = story.canonical_meta().map(meta_json);
-            serde_json::to_vec(&meta).unwrap_or_else(|_| b"null".to_vec())
-        });
-    let view = StoryView {
-        story: story.story,
-        canonical: story.canonical_meta().cloned().unwrap_or_default(),
-        copies: story
-            .copies
-            .iter()
-            .zip(story.scores(rule))
-            .map(|(c, score)| Copy {
-                id: c.meta.id.clone(),
-                outlet: c.meta.outlet.clone(),
-                url: c.meta.url.clone(),
-                title: c.meta.title.clone(),
-                published: c.meta.published,
-                score,
-            })
-            .collect(),
-    };
-    story_line(&view, &raw, &IdStyle::default())
+    let canonical = crate::wire::stored_canonical(story);
+    story_line(
+        &story.view(rule),
+        canonical.get().as_bytes(),
+        &IdStyle::default(),
+        false,
+    )
 }
 
 fn write_table(out: &mut impl Write, stories: &[StoredStory]) -> io::Result<()> {

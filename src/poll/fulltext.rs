@@ -74,6 +74,32 @@ impl FullTextCounts {
     }
 
     /// `(result label, count)` pairs for metrics.
+    /// The static label for a result name ("fetched", ...), `None` for an unknown one.
+    pub fn label(result: &str) -> Option<&'static str> {
+        FullTextCounts::default()
+            .labelled()
+            .into_iter()
+            .map(|(label, _)| label)
+            .find(|label| *label == result)
+    }
+
+    /// The counts from labelled sums (see [`FullTextCounts::labelled`]); unknown labels are
+    /// ignored.
+    pub fn from_labelled<'a>(sums: impl IntoIterator<Item = (&'a str, u64)>) -> Self {
+        let mut c = FullTextCounts::default();
+        for (label, n) in sums {
+            match label {
+                "fetched" => c.fetched = n,
+                "cached" => c.cached = n,
+                "failed" => c.failed = n,
+                "refused" => c.refused = n,
+                "skipped" => c.skipped = n,
+                _ => {}
+            }
+        }
+        c
+    }
+
     pub fn labelled(&self) -> [(&'static str, u64); 5] {
         [
             ("fetched", self.fetched),

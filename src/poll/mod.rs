@@ -54,6 +54,7 @@ use crate::store::{
     flush_outbox, restore_engine, Batch, Emission, EmissionKind, HostState as StoredHost, ItemKey,
     ItemRecord, Store, StoryMerge,
 };
+use crate::wire;
 
 pub use feed::{parse_feed, parse_feed_with, repairs_note, FeedItem, ParseError, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
@@ -133,6 +134,23 @@ pub struct OutletReport {
     pub engine: Duration,
     /// What full text did for this poll's new items.
     pub full_text: FullTextCounts,
+}
+
+impl OutletReport {
+    /// What this poll adds to the outlet's stored counters (see [`Store::counters`]).
+    pub fn tally(&self) -> crate::store::PollTally {
+        crate::store::PollTally {
+            outlet: self.outlet.clone(),
+            result: crate::store::PollResult::from_status(&self.status, self.error.as_deref()),
+            fetch: self.elapsed,
+            items: self.items as u64,
+            new: self.new as u64,
+            duplicates: self.duplicates as u64,
+            engine: self.engine,
+            repairs: self.repairs.clone(),
+            full_text: self.full_text.labelled().to_vec(),
+        }
+    }
 }
 
 /// Counters over a cycle (every poll between two moments when nothing was in flight).
@@ -921,6 +939,7 @@ impl Poller {
                     },
                 ));
             }
+            self.batch.tally = Some(report.tally());
             self.commit_batch()?;
         }
         debug!(
@@ -1545,66 +1564,27 @@ fn add_item(
     (decision, item, fp)
 }
 
-/// An item as written to the output, fields in this order.
-#[derive(Serialize)]
-struct ItemJson<'a> {
-    id: &'a str,
-    outlet: &'a str,
-    url: Option<&'a str>,
-    title: Option<&'a str>,
-    published: Option<String>,
-    body: &'a str,
-    /// The main text of the linked page (HTML, unsanitised) when it was fetched; the engine
-    /// matched on it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_text: Option<&'a str>,
-    /// Where the full text came from (the link after redirects).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    full_text_url: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dedup: Option<DedupJson<'a>>,
-}
-
-#[derive(Serialize)]
-struct DedupJson<'a> {
-    story: String,
-    duplicate_of: Option<OutletId<'a>>,
-    score: Option<f64>,
-    canonical: bool,
-    /// Stories this item merged into `story` (omitted when none).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    merged: Vec<String>,
-}
-
-#[derive(Serialize)]
-struct OutletId<'a> {
-    outlet: Option<&'a str>,
-    id: &'a str,
-}
-
+/// An item as written to the output and stored as its payload (see [`wire::Item`]).
 fn item_json<'a>(
     outlet: &'a str,
     item: &'a FeedItem,
     page: Option<&'a CachedPage>,
-) -> ItemJson<'a> {
-    ItemJson {
+) -> wire::Item<'a> {
+    wire::Item {
         id: &item.id,
-        outlet,
+        outlet: Some(outlet),
         url: item.url.as_deref(),
         title: item.title.as_deref(),
-        published: item.published.map(|p| p.to_rfc3339()),
-        body: &item.body,
+        published: item.published,
+        body: Some(&item.body),
         full_text: page.map(|p| p.html.as_str()),
         full_text_url: page.map(|p| p.final_url.as_str()),
         dedup: None,
     }
 }
 
-fn round4(x: f32) -> f64 {
-    (f64::from(x) * 10_000.0).round() / 10_000.0
-}
-
-/// `kind = "decisions"`: the item plus a `dedup` object.
+/// `kind = "decisions"`: the item plus a `dedup` object naming the story's first item by
+/// outlet and id.
 fn decision_line(
     names: &[String],
     outlet: &str,
@@ -1613,16 +1593,10 @@ fn decision_line(
     decision: &Decision,
 ) -> Vec<u8> {
     let mut v = item_json(outlet, item, page);
-    v.dedup = Some(DedupJson {
-        story: decision.story.to_string(),
-        duplicate_of: decision.duplicate_of.as_deref().map(|eid| {
-            let (outlet, id) = split_engine_id(names, eid);
-            OutletId { outlet, id }
-        }),
-        score: decision.score.map(round4),
-        canonical: decision.became_canonical,
-        merged: decision.merged.iter().map(|s| s.to_string()).collect(),
-    });
+    v.dedup = Some(wire::Dedup::of(decision, |eid| {
+        let (outlet, id) = split_engine_id(names, eid);
+        wire::ItemRef { outlet, id }
+    }));
     serde_json::to_vec(&v).unwrap_or_default()
 }
 
@@ -1636,36 +1610,24 @@ fn story_line(
     decision: &Decision,
     update: bool,
 ) -> Vec<u8> {
-    let copies: Vec<serde_json::Value> = engine
-        .story(decision.story)
+    let view = engine.story(decision.story);
+    let copies = view
+        .as_ref()
         .map(|view| {
             view.copies
                 .iter()
                 .map(|c| {
                     let (o, id) = split_engine_id(names, &c.id);
-                    serde_json::json!({
-                        "id": id,
-                        "outlet": o.or(c.outlet.as_deref()),
-                        "url": c.url,
-                        "title": c.title,
-                        "published": c.published.map(|p| p.to_rfc3339()),
-                        "score": round4(c.score),
-                    })
+                    wire::Copy {
+                        outlet: o.or(c.outlet.as_deref()),
+                        ..wire::Copy::of(c, wire::Id::Text(id))
+                    }
                 })
                 .collect()
         })
         .unwrap_or_default();
-    #[derive(Serialize)]
-    struct StoryJson<'a> {
-        story: String,
-        /// Present (true) when the story was emitted before and this is a new canonical.
-        #[serde(skip_serializing_if = "std::ops::Not::not")]
-        update: bool,
-        canonical: ItemJson<'a>,
-        copies: Vec<serde_json::Value>,
-    }
-    let v = StoryJson {
-        story: decision.story.to_string(),
+    let v = wire::StoryLine {
+        story: decision.story,
         update,
         canonical: item_json(outlet, item, page),
         copies,

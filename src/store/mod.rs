@@ -17,6 +17,7 @@
 //! | [`Store::stories`], [`Store::story`] | joins over `story` and `item` | `ZREVRANGEBYSCORE stories:by-first-seen`, `HGETALL story:{id}`, `SMEMBERS story:{id}:items` |
 //! | [`Store::output_pending`], [`Store::output_written`], [`Store::output_mark`] | the `outbox` table and two `setting` rows | a stream `outbox` (`XADD` inside the batch's `MULTI`, `XRANGE`, `XTRIM MINID`) and a hash `output` |
 //! | [`Store::page`] | point query on `page (url)` | `HGETALL page:{url}` with a TTL of the retention |
+//! | [`Store::counters`] | `outlet_counter` (sums by outlet and name) and `outlet_fetch` | `HINCRBY counters:{outlet} name n` inside the batch's `MULTI`; `HGETALL` per outlet |
 //! | [`Store::poll_state`] | `outlet`, `host`, and `item` (outlet, id, hash, first/last seen) | `HGETALL outlet:{name}` per configured outlet, `host:{name}` keys with `PEXPIREAT`, `HSCAN seen:{outlet}` |
 //!
 //! The one-writer lock becomes a lease (`SET lock NX PX`) per outlet shard; story ids come
@@ -29,10 +30,11 @@
 //! in the dedup window (its published time, or the caller's clock when it has none);
 //! `first_seen`/`last_seen` are when the caller saw it, and retention counts from `last_seen`.
 
+mod counters;
 mod outbox;
 mod sqlite;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, FixedOffset};
@@ -40,9 +42,10 @@ use chrono::{DateTime, FixedOffset};
 use crate::config::StoreConfig;
 use crate::dedup::{pair_score, Engine, EngineConfig, Fingerprint, MatchRule};
 use crate::error::Result;
-use crate::model::{ArticleMeta, Decision, StoryId};
+use crate::model::{ArticleMeta, Copy, Decision, StoryId, StoryView};
 pub use crate::poll::{CachedPage, HostState, OutletState, PollState};
 
+pub use counters::{OutletCounters, PollResult, PollTally, FETCH_BUCKETS};
 pub use outbox::flush_outbox;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 
@@ -136,6 +139,9 @@ pub struct Batch {
     /// Article pages fetched for full text in this batch, replacing what was cached for
     /// their URLs (see [`Store::page`]).
     pub pages: Vec<CachedPage>,
+    /// What the poll adds to its outlet's counters (see [`Store::counters`]); `None` for
+    /// JSON Lines input.
+    pub tally: Option<PollTally>,
 }
 
 /// One story merged into another.
@@ -156,6 +162,7 @@ impl Batch {
             && self.learner.is_empty()
             && self.merges.is_empty()
             && self.pages.is_empty()
+            && self.tally.is_none()
     }
 }
 
@@ -244,6 +251,29 @@ impl StoredStory {
         self.copies.get(self.canonical).map(|c| &c.meta)
     }
 
+    /// The story as seen from outside: the canonical's metadata and every copy (ids as
+    /// stored, without the outlet) with its score under `rule` (see [`StoredStory::scores`]).
+    /// The one place a [`StoryView`] is built from a stored story.
+    pub fn view(&self, rule: &MatchRule) -> StoryView {
+        StoryView {
+            story: self.story,
+            canonical: self.canonical_meta().cloned().unwrap_or_default(),
+            copies: self
+                .copies
+                .iter()
+                .zip(self.scores(rule))
+                .map(|(c, score)| Copy {
+                    id: c.meta.id.clone(),
+                    outlet: c.meta.outlet.clone(),
+                    url: c.meta.url.clone(),
+                    title: c.meta.title.clone(),
+                    published: c.meta.published,
+                    score,
+                })
+                .collect(),
+        }
+    }
+
     /// Each copy's similarity to the canonical version, computed as the engine does
     /// ([`crate::dedup::pair_score`] under `rule`): the match score, or Jaccard when the rule
     /// does not match the two directly.
@@ -308,6 +338,9 @@ pub trait Store {
     /// The cached main text of an article page, by the item's link. Pages expire with
     /// [`Store::expire`] (counted from when they were fetched).
     fn page(&self, url: &str) -> Result<Option<CachedPage>>;
+    /// Every outlet's counters as the polls' tallies added them up ([`Batch::tally`]), by
+    /// outlet name: what `run` shows on its status page and `/metrics`, for `serve`.
+    fn counters(&self) -> Result<BTreeMap<String, OutletCounters>>;
 }
 
 /// The identity of an item's content, as the poller computes it: xxh3 of the body. An edited

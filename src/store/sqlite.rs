@@ -2,7 +2,7 @@
 //! (a committed batch survives a power cut), schema migrations keyed on `PRAGMA user_version`,
 //! and an exclusive OS lock on `<path>.lock` so only one process writes.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 use crate::model::{ArticleMeta, StoryId};
 
 use super::{
-    parse_published, Batch, Expired, HostState, ItemKey, OutletState, OutputMark, PollState,
-    RestoreItem, Snapshot, Store, StoredCopy, StoredStory, StoryMerge, StoryQuery,
+    parse_published, Batch, Expired, HostState, ItemKey, OutletCounters, OutletState, OutputMark,
+    PollResult, PollState, RestoreItem, Snapshot, Store, StoredCopy, StoredStory, StoryMerge,
+    StoryQuery,
 };
 use crate::poll::{CachedPage, SeenItem};
 
@@ -113,6 +114,21 @@ CREATE TABLE page (
     html          TEXT NOT NULL            -- the extracted main text
 );
 CREATE INDEX page_fetched_at ON page (fetched_at);
+"#,
+    // What `run` counts per outlet (see `store::counters`), so `serve` shows the same numbers:
+    // sums of named counters, and the last successful fetch's item count and repairs.
+    r#"
+CREATE TABLE outlet_counter (
+    outlet TEXT NOT NULL,
+    name   TEXT NOT NULL,
+    value  INTEGER NOT NULL,
+    PRIMARY KEY (outlet, name)
+) WITHOUT ROWID;
+CREATE TABLE outlet_fetch (
+    outlet  TEXT PRIMARY KEY,
+    items   INTEGER NOT NULL,
+    repairs TEXT NOT NULL                  -- JSON array of strings
+);
 "#,
 ];
 
@@ -873,6 +889,29 @@ impl Store for SqliteStore {
                     ])?;
                 }
             }
+            if let Some(tally) = &batch.tally {
+                let mut add = tx.prepare_cached(
+                    "INSERT INTO outlet_counter (outlet, name, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (outlet, name) DO UPDATE SET value = value + excluded.value",
+                )?;
+                for (name, n) in tally.increments() {
+                    add.execute(params![tally.outlet, name, n])?;
+                }
+                if tally.result == PollResult::Ok {
+                    let repairs =
+                        serde_json::to_string(&tally.repairs).unwrap_or_else(|_| "[]".to_string());
+                    tx.prepare_cached(
+                        "INSERT INTO outlet_fetch (outlet, items, repairs) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (outlet) DO UPDATE SET
+                             items = excluded.items, repairs = excluded.repairs",
+                    )?
+                    .execute(params![
+                        tally.outlet,
+                        tally.items.min(i64::MAX as u64) as i64,
+                        repairs
+                    ])?;
+                }
+            }
             {
                 let mut queue = tx.prepare_cached("INSERT INTO outbox (line) VALUES (?1)")?;
                 for line in &batch.lines {
@@ -1018,6 +1057,49 @@ impl Store for SqliteStore {
 
     fn page(&self, url: &str) -> Result<Option<CachedPage>> {
         self.page_row(url)
+    }
+
+    fn counters(&self) -> Result<BTreeMap<String, OutletCounters>> {
+        let mut out: BTreeMap<String, OutletCounters> = BTreeMap::new();
+        let read = |e| self.sql("cannot read the counters", e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT outlet, name, value FROM outlet_counter")
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(read)?;
+        for row in rows {
+            let (outlet, name, value) = row.map_err(read)?;
+            out.entry(outlet).or_default().set(&name, value);
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT outlet, items, repairs FROM outlet_fetch")
+            .map_err(read)?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
+            .map_err(read)?;
+        for row in rows {
+            let (outlet, items, repairs) = row.map_err(read)?;
+            let c = out.entry(outlet).or_default();
+            c.items = items.max(0) as u64;
+            // A damaged repairs column shows no repairs rather than failing the read.
+            c.repairs = serde_json::from_str(&repairs).unwrap_or_default();
+        }
+        Ok(out)
     }
 
     fn poll_state(&self) -> Result<PollState> {
