@@ -13,7 +13,7 @@ use crate::normalize::boilerplate::{BuiltinList, Learner, LearnerSettings, Patte
 use crate::normalize::chrome::{ChromeRules, SetAside};
 
 use super::cluster::{MatchRule, PairScore, MERGE_MAJORITY};
-use super::lsh::{optimal_bands, LshIndex};
+use super::lsh::{optimal_bands, HeadMap, LshIndex};
 use super::merge::{Candidate, MergePolicy};
 use super::minhash::{Fingerprint, Signer};
 use super::profile::{Profile, MAX_ANCHORS};
@@ -149,7 +149,7 @@ pub struct Engine {
     profiles: Vec<std::sync::Arc<Profile>>,
     /// Lead anchor → newest node carrying it (containment candidates); a node is
     /// `doc * MAX_ANCHORS + slot`, and `anchor_next` links each node to the next older one.
-    anchor_heads: SpreadMap<u32, u32>,
+    anchor_heads: HeadMap,
     anchor_next: Vec<u32>,
     /// Outlet (hashed) → its newest indexed documents, newest first: the candidates of the
     /// whole-page comparison, which is about snapshots of one outlet's page.
@@ -171,6 +171,8 @@ pub struct Engine {
     stats: EngineStats,
     keys: Vec<u32>,
     sig16: Vec<u16>,
+    /// Scratch: one text's paragraph keys for the learner.
+    paragraph_keys: Vec<u64>,
 }
 
 impl Engine {
@@ -220,7 +222,7 @@ impl Engine {
             policy,
             sigs: Vec::new(),
             profiles: Vec::new(),
-            anchor_heads: SpreadMap::default(),
+            anchor_heads: HeadMap::default(),
             anchor_next: Vec::new(),
             outlet_recent: SpreadMap::default(),
             recurrence: SpreadMap::default(),
@@ -238,6 +240,7 @@ impl Engine {
             stats: EngineStats::default(),
             keys: Vec::new(),
             sig16: Vec::new(),
+            paragraph_keys: Vec::new(),
         })
     }
 
@@ -305,8 +308,11 @@ impl Engine {
     ) -> (Fingerprint, Classified) {
         let paragraphs = &prepared.paragraphs;
         if let (Some(learner), Some(outlet)) = (&mut self.learner, outlet) {
-            let keys: Vec<u64> = paragraphs.iter().map(|p| p.key).collect();
+            let mut keys = std::mem::take(&mut self.paragraph_keys);
+            keys.clear();
+            keys.extend(paragraphs.iter().map(|p| p.key));
             learner.observe(outlet, &keys, prepared.text_hash);
+            self.paragraph_keys = keys;
         }
         let min_prose = self.preparer.chrome().min_words();
         let min_stories = self.config.boilerplate.recurring_min_stories;
@@ -600,8 +606,17 @@ impl Engine {
             }
         };
         self.index.candidates(&self.keys, BUCKET_WALK, &mut visit);
-        for anchor in fp.profile.anchors() {
-            let mut node = self.anchor_heads.get(anchor).copied().unwrap_or(NO_DOC);
+        // The heads first (independent loads, their misses overlap), then the walks.
+        let anchors = fp.profile.anchors();
+        let mut heads = [NO_DOC; MAX_ANCHORS];
+        for (head, &anchor) in heads.iter_mut().zip(anchors) {
+            *head = self.anchor_heads.get(anchor).unwrap_or(NO_DOC);
+        }
+        for (i, &anchor) in anchors.iter().enumerate() {
+            let mut node = match heads.get(i) {
+                Some(&h) => h,
+                None => self.anchor_heads.get(anchor).unwrap_or(NO_DOC),
+            };
             let mut walked = 0;
             while node != NO_DOC && walked < ANCHOR_BUCKET {
                 visit(node / MAX_ANCHORS as u32);
@@ -1012,7 +1027,7 @@ impl Engine {
     pub fn index_bytes(&self) -> usize {
         self.index.heap_bytes()
             + self.profiles.iter().map(|p| p.heap_bytes()).sum::<usize>()
-            + self.anchor_heads.capacity() * 9
+            + self.anchor_heads.heap_bytes()
             + self.anchor_next.capacity() * 4
             + self.recurrence.capacity() * 33
             + self.sigs.capacity() * 2

@@ -525,21 +525,18 @@ fn intersect(small: &[u64], large: &[u64], at_small: &mut [u32], at_large: &mut 
         }
         return shared;
     }
+    // Branch-free merge: which side moves, and whether the two are equal, are data, not
+    // branches (the outcome of each comparison is random, so branches would mispredict).
     let (mut i, mut j) = (0, 0);
     while i < small.len() && j < large.len() {
         let (ea, eb) = (small[i], large[j]);
         let (x, y) = (ea >> 32, eb >> 32);
-        if x < y {
-            i += 1;
-        } else if y < x {
-            j += 1;
-        } else {
-            shared += 1;
-            at_small[(ea & LOW) as usize] += 1;
-            at_large[(eb & LOW) as usize] += 1;
-            i += 1;
-            j += 1;
-        }
+        let equal = (x == y) as u32;
+        shared += equal;
+        at_small[(ea & LOW) as usize] += equal;
+        at_large[(eb & LOW) as usize] += equal;
+        i += (x <= y) as usize;
+        j += (y <= x) as usize;
     }
     shared
 }
@@ -785,6 +782,34 @@ mod tests {
                 assert_eq!(o.shared, shared);
                 assert_eq!(o.lead_offset_a, lead_span(&x.paragraphs, &sa).0);
                 assert_eq!(o.lead_offset_b, lead_span(&y.paragraphs, &sb).0);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The branch-free merge and galloping give the plain merge's counts on random texts
+        /// that share random paragraphs.
+        #[test]
+        fn overlap_agrees_with_the_plain_merge(
+            a in proptest::collection::vec((0u64..40, 1u64..60), 0..40),
+            b in proptest::collection::vec((0u64..40, 1u64..60), 0..40),
+        ) {
+            let paras = |v: &[(u64, u64)]| -> Vec<Vec<u64>> {
+                v.iter().map(|&(base, n)| para(base * 1000, n)).collect()
+            };
+            let (p, q) = (profile(&paras(&a)), profile(&paras(&b)));
+            for (x, y) in [(&p, &q), (&q, &p), (&p, &p)] {
+                let o = x.overlap(y);
+                let (shared, sa, sb) = overlap_by_merge(x, y);
+                proptest::prop_assert_eq!(o.shared, shared);
+                proptest::prop_assert_eq!(
+                    (o.lead_offset_a, o.lead_coverage_a),
+                    lead_span(&x.paragraphs, &sa)
+                );
+                proptest::prop_assert_eq!(
+                    (o.lead_offset_b, o.lead_coverage_b),
+                    lead_span(&y.paragraphs, &sb)
+                );
             }
         }
     }

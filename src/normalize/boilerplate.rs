@@ -241,6 +241,9 @@ struct OutletStats {
     /// Content hashes of the recent items: a re-post of the same text is not counted twice.
     seen_texts: SpreadSet<u64>,
     text_order: VecDeque<u64>,
+    /// The key list of the item that last left the window, emptied: the next item's list
+    /// reuses its memory.
+    spare: Vec<u64>,
 }
 
 /// Learns, per outlet, which paragraphs recur across items (site chrome, widgets, pleas).
@@ -265,7 +268,14 @@ impl Learner {
     /// Records one item of `outlet`: the identity hashes of its paragraphs and of its whole text.
     pub fn observe(&mut self, outlet: &str, paragraph_keys: &[u64], text_hash: u64) {
         let window = self.settings.window.max(1);
-        let stats = self.outlets.entry(outlet.to_string()).or_default();
+        // The name is copied only for an outlet seen for the first time.
+        if !self.outlets.contains_key(outlet) {
+            self.outlets
+                .insert(outlet.to_string(), OutletStats::default());
+        }
+        let Some(stats) = self.outlets.get_mut(outlet) else {
+            return;
+        };
         if !stats.seen_texts.insert(text_hash) {
             return;
         }
@@ -275,7 +285,9 @@ impl Learner {
                 stats.seen_texts.remove(&old);
             }
         }
-        let mut distinct: Vec<u64> = paragraph_keys.to_vec();
+        let mut distinct = std::mem::take(&mut stats.spare);
+        distinct.clear();
+        distinct.extend_from_slice(paragraph_keys);
         distinct.sort_unstable();
         distinct.dedup();
         for &k in &distinct {
@@ -284,7 +296,7 @@ impl Learner {
         stats.recent.push_back(distinct);
         if stats.recent.len() > window {
             if let Some(old) = stats.recent.pop_front() {
-                for k in old {
+                for &k in &old {
                     if let Some(c) = stats.counts.get_mut(&k) {
                         *c -= 1;
                         if *c == 0 {
@@ -292,6 +304,7 @@ impl Learner {
                         }
                     }
                 }
+                stats.spare = old;
             }
         }
     }
