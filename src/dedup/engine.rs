@@ -122,6 +122,10 @@ struct Doc {
     arrival: u64,
     /// Still in the index (inside the dedup window).
     indexed: bool,
+    /// [`Profile::page_len`] and [`page_worthy`] of the profile, kept here so the page rule's
+    /// candidate filter does not reach into every recent profile.
+    page_len: u32,
+    page_worthy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -477,6 +481,8 @@ impl Engine {
             rank,
             arrival,
             indexed: false,
+            page_len: fp.profile.page_len() as u32,
+            page_worthy: page_worthy(&fp.profile),
         });
         self.sigs.extend_from_slice(&self.sig16);
         self.profiles.push(fp.profile.clone());
@@ -630,9 +636,13 @@ impl Engine {
         }
         if let Some(recent) = outlet.and_then(|o| self.outlet_recent.get(&o)) {
             let worthy = page_worthy(&fp.profile);
+            let page_len = fp.profile.page_len();
             for &c in recent {
-                let other = &self.profiles[c as usize];
-                if (worthy || page_worthy(other)) && page_may_match(&self.rule, &fp.profile, other)
+                // Worthiness and sizes from the document first: most recent pages stop there.
+                let d = &self.docs[c as usize];
+                if (worthy || d.page_worthy)
+                    && self.rule.page_sizes_allow(page_len, d.page_len as usize)
+                    && page_may_match(&self.rule, &fp.profile, &self.profiles[c as usize])
                 {
                     visit(c);
                 }
@@ -857,6 +867,8 @@ impl Engine {
             rank: self.policy.rank(meta.outlet.as_deref()),
             arrival: self.arrivals,
             indexed,
+            page_len: fp.profile.page_len() as u32,
+            page_worthy: page_worthy(&fp.profile),
         });
         self.arrivals += 1;
         self.sigs.extend_from_slice(&self.sig16);
