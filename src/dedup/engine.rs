@@ -611,6 +611,10 @@ impl Engine {
                 }
             }
         };
+        // The anchors' heads are fetched while the bands are looked up.
+        for &anchor in fp.profile.anchors() {
+            self.anchor_heads.prefetch(anchor);
+        }
         self.index.candidates(&self.keys, BUCKET_WALK, &mut visit);
         // The heads first (independent loads, their misses overlap), then the walks.
         let anchors = fp.profile.anchors();
