@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::io::{self, BufRead, Write};
 
 use chrono::DateTime;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::model::{Article, ArticleMeta, Decision, StoryView};
@@ -276,7 +276,7 @@ pub fn decision_json(decision: &Decision, ids: &IdStyle) -> serde_json::Value {
 }
 
 /// The input line with a `dedup` object added (or replaced), everything else byte for byte.
-pub fn annotate_line(raw: &[u8], has_dedup_field: bool, dedup: &serde_json::Value) -> Vec<u8> {
+pub fn annotate_line(raw: &[u8], has_dedup_field: bool, dedup: &impl Serialize) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len() + 96);
     // Writing to a vector cannot fail.
     let _ = write_annotated(&mut out, raw, has_dedup_field, dedup);
@@ -288,13 +288,15 @@ pub fn write_annotated(
     out: &mut impl Write,
     raw: &[u8],
     has_dedup_field: bool,
-    dedup: &serde_json::Value,
+    dedup: &impl Serialize,
 ) -> io::Result<()> {
     if has_dedup_field {
         if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(raw) {
-            map.insert("dedup".to_string(), dedup.clone());
-            if let Ok(v) = serde_json::to_vec(&map) {
-                return out.write_all(&v);
+            if let Ok(d) = serde_json::to_value(dedup) {
+                map.insert("dedup".to_string(), d);
+                if let Ok(v) = serde_json::to_vec(&map) {
+                    return out.write_all(&v);
+                }
             }
         }
     }
