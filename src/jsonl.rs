@@ -264,24 +264,36 @@ pub fn decision_json<'a>(decision: &'a Decision, ids: &IdStyle) -> Dedup<'a, Id<
 
 /// The input line with a `dedup` object added (or replaced), everything else byte for byte.
 pub fn annotate_line(raw: &[u8], has_dedup_field: bool, dedup: &impl Serialize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len() + 96);
+    // Writing to a vector cannot fail.
+    let _ = write_annotated(&mut out, raw, has_dedup_field, dedup);
+    out
+}
+
+/// [`annotate_line`] written straight to `out` (no copy of the line in between).
+pub fn write_annotated(
+    out: &mut impl Write,
+    raw: &[u8],
+    has_dedup_field: bool,
+    dedup: &impl Serialize,
+) -> io::Result<()> {
     if has_dedup_field {
         if let Ok(serde_json::Value::Object(mut map)) = serde_json::from_slice(raw) {
             if let Ok(d) = serde_json::to_value(dedup) {
                 map.insert("dedup".to_string(), d);
                 if let Ok(v) = serde_json::to_vec(&map) {
-                    return v;
+                    return out.write_all(&v);
                 }
             }
         }
     }
     let end = raw.iter().rposition(|&b| b == b'}').unwrap_or(raw.len());
-    let mut out = Vec::with_capacity(raw.len() + 112);
-    out.extend_from_slice(&raw[..end]);
-    out.extend_from_slice(b",\"dedup\":");
-    // Serialising plain structs into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut out, dedup);
-    out.push(b'}');
-    out
+    out.write_all(&raw[..end])?;
+    out.write_all(b",\"dedup\":")?;
+    let mut tail = Vec::with_capacity(96);
+    let _ = serde_json::to_writer(&mut tail, dedup);
+    tail.push(b'}');
+    out.write_all(&tail)
 }
 
 /// The copies of a story in provenance lists, ids as they came in.

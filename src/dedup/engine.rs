@@ -13,7 +13,7 @@ use crate::normalize::boilerplate::{BuiltinList, Learner, LearnerSettings, Patte
 use crate::normalize::chrome::{ChromeRules, SetAside};
 
 use super::cluster::{MatchRule, PairScore, MERGE_MAJORITY};
-use super::lsh::{optimal_bands, LshIndex};
+use super::lsh::{optimal_bands, HeadMap, LshIndex};
 use super::merge::{Candidate, MergePolicy};
 use super::minhash::{Fingerprint, Signer};
 use super::profile::{Profile, MAX_ANCHORS};
@@ -123,6 +123,10 @@ struct Doc {
     arrival: u64,
     /// Still in the index (inside the dedup window).
     indexed: bool,
+    /// [`Profile::page_len`] and [`page_worthy`] of the profile, kept here so the page rule's
+    /// candidate filter does not reach into every recent profile.
+    page_len: u32,
+    page_worthy: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -150,7 +154,7 @@ pub struct Engine {
     profiles: Vec<std::sync::Arc<Profile>>,
     /// Lead anchor → newest node carrying it (containment candidates); a node is
     /// `doc * MAX_ANCHORS + slot`, and `anchor_next` links each node to the next older one.
-    anchor_heads: SpreadMap<u32, u32>,
+    anchor_heads: HeadMap,
     anchor_next: Vec<u32>,
     /// Outlet (hashed) → its newest indexed documents, newest first: the candidates of the
     /// whole-page comparison, which is about snapshots of one outlet's page.
@@ -172,6 +176,8 @@ pub struct Engine {
     stats: EngineStats,
     keys: Vec<u32>,
     sig16: Vec<u16>,
+    /// Scratch: one text's paragraph keys for the learner.
+    paragraph_keys: Vec<u64>,
 }
 
 impl Engine {
@@ -221,7 +227,7 @@ impl Engine {
             policy,
             sigs: Vec::new(),
             profiles: Vec::new(),
-            anchor_heads: SpreadMap::default(),
+            anchor_heads: HeadMap::default(),
             anchor_next: Vec::new(),
             outlet_recent: SpreadMap::default(),
             recurrence: SpreadMap::default(),
@@ -239,6 +245,7 @@ impl Engine {
             stats: EngineStats::default(),
             keys: Vec::new(),
             sig16: Vec::new(),
+            paragraph_keys: Vec::new(),
         })
     }
 
@@ -306,8 +313,11 @@ impl Engine {
     ) -> (Fingerprint, Classified) {
         let paragraphs = &prepared.paragraphs;
         if let (Some(learner), Some(outlet)) = (&mut self.learner, outlet) {
-            let keys: Vec<u64> = paragraphs.iter().map(|p| p.key).collect();
+            let mut keys = std::mem::take(&mut self.paragraph_keys);
+            keys.clear();
+            keys.extend(paragraphs.iter().map(|p| p.key));
             learner.observe(outlet, &keys, prepared.text_hash);
+            self.paragraph_keys = keys;
         }
         let min_prose = self.preparer.chrome().min_words();
         let min_stories = self.config.boilerplate.recurring_min_stories;
@@ -477,6 +487,8 @@ impl Engine {
             rank,
             arrival,
             indexed: false,
+            page_len: fp.profile.page_len() as u32,
+            page_worthy: page_worthy(&fp.profile),
         });
         self.sigs.extend_from_slice(&self.sig16);
         self.profiles.push(fp.profile.clone());
@@ -605,9 +617,22 @@ impl Engine {
                 }
             }
         };
+        // The anchors' heads are fetched while the bands are looked up.
+        for &anchor in fp.profile.anchors() {
+            self.anchor_heads.prefetch(anchor);
+        }
         self.index.candidates(&self.keys, BUCKET_WALK, &mut visit);
-        for anchor in fp.profile.anchors() {
-            let mut node = self.anchor_heads.get(anchor).copied().unwrap_or(NO_DOC);
+        // The heads first (independent loads, their misses overlap), then the walks.
+        let anchors = fp.profile.anchors();
+        let mut heads = [NO_DOC; MAX_ANCHORS];
+        for (head, &anchor) in heads.iter_mut().zip(anchors) {
+            *head = self.anchor_heads.get(anchor).unwrap_or(NO_DOC);
+        }
+        for (i, &anchor) in anchors.iter().enumerate() {
+            let mut node = match heads.get(i) {
+                Some(&h) => h,
+                None => self.anchor_heads.get(anchor).unwrap_or(NO_DOC),
+            };
             let mut walked = 0;
             while node != NO_DOC && walked < ANCHOR_BUCKET {
                 visit(node / MAX_ANCHORS as u32);
@@ -621,9 +646,13 @@ impl Engine {
         }
         if let Some(recent) = outlet.and_then(|o| self.outlet_recent.get(&o)) {
             let worthy = page_worthy(&fp.profile);
+            let page_len = fp.profile.page_len();
             for &c in recent {
-                let other = &self.profiles[c as usize];
-                if (worthy || page_worthy(other)) && page_may_match(&self.rule, &fp.profile, other)
+                // Worthiness and sizes from the document first: most recent pages stop there.
+                let d = &self.docs[c as usize];
+                if (worthy || d.page_worthy)
+                    && self.rule.page_sizes_allow(page_len, d.page_len as usize)
+                    && page_may_match(&self.rule, &fp.profile, &self.profiles[c as usize])
                 {
                     visit(c);
                 }
@@ -848,6 +877,8 @@ impl Engine {
             rank: self.policy.rank(meta.outlet.as_deref()),
             arrival: self.arrivals,
             indexed,
+            page_len: fp.profile.page_len() as u32,
+            page_worthy: page_worthy(&fp.profile),
         });
         self.arrivals += 1;
         self.sigs.extend_from_slice(&self.sig16);
@@ -1018,7 +1049,7 @@ impl Engine {
     pub fn index_bytes(&self) -> usize {
         self.index.heap_bytes()
             + self.profiles.iter().map(|p| p.heap_bytes()).sum::<usize>()
-            + self.anchor_heads.capacity() * 9
+            + self.anchor_heads.heap_bytes()
             + self.anchor_next.capacity() * 4
             + self.recurrence.capacity() * 33
             + self.sigs.capacity() * 2

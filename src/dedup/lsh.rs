@@ -37,15 +37,134 @@ pub fn optimal_bands(threshold: f64, slots: usize) -> (usize, usize) {
     best
 }
 
-use crate::hash::SpreadMap;
-
 const NONE: u32 = u32::MAX;
+
+/// An empty slot of a [`HeadMap`]: key and value both `u32::MAX` (no value is `u32::MAX`).
+const EMPTY_SLOT: u64 = u64::MAX;
+
+/// A map from `u32` keys to `u32` values, for the heads of the index's bucket lists: open
+/// addressing with linear probing, each entry one `u64` (key in the high half), so a lookup is
+/// one cache line, not hashbrown's control byte plus slot. Lookups of one query are made in a
+/// pass of their own before the lists are walked, so their cache misses overlap.
+/// The value `u32::MAX` is reserved (it marks empty slots); callers store document numbers.
+#[derive(Debug, Clone, Default)]
+pub struct HeadMap {
+    slots: Vec<u64>,
+    len: usize,
+}
+
+impl HeadMap {
+    /// The slot a key's probe starts at (`slots` is a power of two, not empty).
+    #[inline]
+    fn home(&self, key: u32) -> usize {
+        let mixed = (key as u64 ^ 0x5851_F42D).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
+        mixed as usize & (self.slots.len() - 1)
+    }
+
+    /// Probes from `at` for `key`.
+    #[inline]
+    fn find_from(&self, key: u32, mut at: usize) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        loop {
+            let s = self.slots[at];
+            if s == EMPTY_SLOT {
+                return None;
+            }
+            if (s >> 32) as u32 == key {
+                return Some(s as u32);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    /// Asks the CPU to fetch the line of `key`'s home slot (a hint: nothing is read). A query
+    /// prefetches every key it will look up first, so the misses overlap.
+    #[inline]
+    pub fn prefetch(&self, key: u32) {
+        if self.len == 0 {
+            return;
+        }
+        let slot: *const u64 = &self.slots[self.home(key)];
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a prefetch never faults and reads nothing into the program; `slot` points into
+        // `self.slots` anyway.
+        unsafe {
+            std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(slot.cast());
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = slot;
+    }
+
+    pub fn get(&self, key: u32) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        self.find_from(key, self.home(key))
+    }
+
+    /// Sets `key` to `value` (not `u32::MAX`); returns the value it had.
+    pub fn insert(&mut self, key: u32, value: u32) -> Option<u32> {
+        debug_assert_ne!(value, NONE, "u32::MAX marks empty slots");
+        // At most three quarters full.
+        if (self.len + 1) * 4 > self.slots.len() * 3 {
+            self.grow();
+        }
+        let mask = self.slots.len() - 1;
+        let entry = (key as u64) << 32 | value as u64;
+        let mut at = self.home(key);
+        loop {
+            let s = self.slots[at];
+            if s == EMPTY_SLOT {
+                self.slots[at] = entry;
+                self.len += 1;
+                return None;
+            }
+            if (s >> 32) as u32 == key {
+                self.slots[at] = entry;
+                return Some(s as u32);
+            }
+            at = (at + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let size = (self.slots.len() * 2).max(16);
+        let old = std::mem::replace(&mut self.slots, vec![EMPTY_SLOT; size]);
+        let mask = size - 1;
+        for s in old.into_iter().filter(|&s| s != EMPTY_SLOT) {
+            let mut at = self.home((s >> 32) as u32);
+            while self.slots[at] != EMPTY_SLOT {
+                at = (at + 1) & mask;
+            }
+            self.slots[at] = s;
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Empties the map, keeping its memory.
+    pub fn clear(&mut self) {
+        self.slots.fill(EMPTY_SLOT);
+        self.len = 0;
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.slots.capacity() * 8
+    }
+}
 
 /// The banded index. Documents are dense `u32` numbers given by the caller in increasing order.
 pub struct LshIndex {
     bands: usize,
     rows: usize,
-    heads: Vec<SpreadMap<u32, u32>>,
+    heads: Vec<HeadMap>,
     next: Vec<u32>,
 }
 
@@ -54,7 +173,7 @@ impl LshIndex {
         LshIndex {
             bands: bands.max(1),
             rows: rows.max(1),
-            heads: (0..bands.max(1)).map(|_| SpreadMap::default()).collect(),
+            heads: (0..bands.max(1)).map(|_| HeadMap::default()).collect(),
             next: Vec::new(),
         }
     }
@@ -97,8 +216,21 @@ impl LshIndex {
     /// Calls `visit` for the documents sharing a bucket with `keys`, newest first within a band,
     /// at most `per_band` per band. A document may be visited once per shared band.
     pub fn candidates(&self, keys: &[u32], per_band: usize, mut visit: impl FnMut(u32)) {
+        // The heads first, prefetched, then one load per band, so the misses overlap; then the
+        // walks.
         for (band, &key) in keys.iter().enumerate().take(self.bands) {
-            let mut doc = self.heads[band].get(&key).copied().unwrap_or(NONE);
+            self.heads[band].prefetch(key);
+        }
+        let mut heads = [NONE; 64];
+        let firsts = heads.len().min(keys.len()).min(self.bands);
+        for (band, (head, &key)) in heads.iter_mut().zip(keys).enumerate().take(firsts) {
+            *head = self.heads[band].get(key).unwrap_or(NONE);
+        }
+        for (band, &key) in keys.iter().enumerate().take(self.bands) {
+            let mut doc = match heads.get(band) {
+                Some(&h) if band < firsts => h,
+                _ => self.heads[band].get(key).unwrap_or(NONE),
+            };
             let mut walked = 0;
             while doc != NONE && walked < per_band {
                 visit(doc);
@@ -122,11 +254,7 @@ impl LshIndex {
 
     /// Approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        let maps: usize = self
-            .heads
-            .iter()
-            .map(|m| m.capacity() * (std::mem::size_of::<(u32, u32)>() + 1))
-            .sum();
+        let maps: usize = self.heads.iter().map(HeadMap::heap_bytes).sum();
         maps + self.next.capacity() * 4
     }
 }
@@ -144,6 +272,39 @@ mod tests {
         // Lower thresholds need more, shorter bands.
         assert!(b_low > b_high, "{b_low}x{r_low} vs {b_high}x{r_high}");
         assert!(r_low < r_high);
+    }
+
+    proptest::proptest! {
+        /// The head map behaves as a `HashMap` under inserts, overwrites, lookups and clears,
+        /// through growth and with colliding keys (few distinct low bits).
+        #[test]
+        fn head_map_agrees_with_a_hash_map(
+            ops in proptest::collection::vec((0u32..4, 0u32..3000, 0u32..1_000_000), 0..3000),
+            spread in proptest::bool::ANY,
+        ) {
+            let mut map = HeadMap::default();
+            let mut reference = std::collections::HashMap::new();
+            for (op, key, value) in ops {
+                let key = if spread { key.wrapping_mul(0x9E37_79B9) } else { key << 3 };
+                match op {
+                    0 | 1 => proptest::prop_assert_eq!(
+                        map.insert(key, value),
+                        reference.insert(key, value)
+                    ),
+                    2 => proptest::prop_assert_eq!(map.get(key), reference.get(&key).copied()),
+                    _ if value % 50 == 0 => {
+                        map.clear();
+                        reference.clear();
+                    }
+                    _ => {}
+                }
+                proptest::prop_assert_eq!(map.len(), reference.len());
+            }
+            for (&k, &v) in &reference {
+                proptest::prop_assert_eq!(map.get(k), Some(v));
+            }
+            proptest::prop_assert_eq!(map.get(u32::MAX), reference.get(&u32::MAX).copied());
+        }
     }
 
     #[test]

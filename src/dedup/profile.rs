@@ -454,7 +454,7 @@ const BUCKET_LIMIT: u32 = 48;
 /// Sorts `raw` into `out` (ascending `u64`; as long as `raw`, all zero). Returns false when no
 /// two entries share a hash (no dedup needed), true when some may. Profiles are sorted once per
 /// article, so this is on the hot path. The hashes are uniform, so one counting pass on their
-/// top bits gives about one bucket per entry, and each entry is then inserted in order into its
+/// top bits gives one or two buckets per entry, and each entry is then inserted in order into its
 /// bucket: two passes, against eight for an LSD radix sort of 8-bit digits.
 fn sort_entries(raw: &[u64], out: &mut [u64], counts: &mut Vec<u32>) -> bool {
     let n = raw.len();
@@ -464,8 +464,9 @@ fn sort_entries(raw: &[u64], out: &mut [u64], counts: &mut Vec<u32>) -> bool {
         out.sort_unstable();
         return true;
     }
-    // floor(log2 n) bits: between n/2 and n buckets.
-    let bits = (usize::BITS - 1 - n.leading_zeros()).min(16);
+    // floor(log2 n) + 1 bits: between n and 2n buckets, so most entries land in an empty
+    // bucket and the insertion below rarely shifts (its loop mispredicts when it does).
+    let bits = (usize::BITS - n.leading_zeros()).min(16);
     let shift = 64 - bits;
     // The buffer keeps its length between builds; only the part used is zeroed (a memset).
     let size = 1usize << bits;
@@ -547,21 +548,102 @@ fn intersect(small: &[u64], large: &[u64], at_small: &mut [u32], at_large: &mut 
         }
         return shared;
     }
-    let (mut i, mut j) = (0, 0);
-    while i < small.len() && j < large.len() {
+    MERGE_PAIRS.with(|pairs| match pairs.try_borrow_mut() {
+        Ok(mut pairs) => merge_chains(small, large, at_small, at_large, &mut pairs),
+        Err(_) => merge_chains(small, large, at_small, at_large, &mut Vec::new()),
+    })
+}
+
+thread_local! {
+    /// The paragraph pairs of shared entries, reused from one merge to the next (per thread).
+    static MERGE_PAIRS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Independent merges [`merge_chains`] runs side by side, one per range of hash values.
+const CHAINS: usize = 4;
+
+/// The merge of two sorted, distinct entry lists, counting shared hashes per paragraph.
+///
+/// A merge step depends on the one before (which side moved), so one merge runs at the speed of
+/// a load and a compare per step. The hash range is split in [`CHAINS`] parts instead (hashes
+/// are uniform, so the parts are about equal) and the parts are merged in one loop, their steps
+/// independent of each other. Each step is branch-free: which side moves and whether the hashes
+/// are equal are data (the outcome of each comparison is random, so branches would mispredict).
+/// A step writes its paragraph pair at the chain's end of `pairs` and keeps it only when the
+/// hashes are equal; the paragraph counts are added afterwards (adding them in the loop would
+/// chain the steps through loads and stores of the same counters).
+fn merge_chains(
+    small: &[u64],
+    large: &[u64],
+    at_small: &mut [u32],
+    at_large: &mut [u32],
+    pairs: &mut Vec<u64>,
+) -> u32 {
+    pairs.clear();
+    pairs.resize(small.len(), 0);
+    // Chain `c` merges the hashes in `[c, c + 1) << 30`: `small[i[c]..i_end[c]]` with
+    // `large[j[c]..j_end[c]]`, its pairs written from `pairs[i_start[c]]` on (a chain finds at
+    // most as many pairs as it has small entries, so the chains never overlap).
+    // Hashes are uniform, so the split of `v` at `c << 30` is near `c / CHAINS` of its length:
+    // a short walk from there (a binary search would miss the cache at every step of it).
+    let split = |v: &[u64], c: usize| {
+        let bound = (c as u64) << 30;
+        let mut p = v.len() * c / CHAINS;
+        while p > 0 && v[p - 1] >> 32 >= bound {
+            p -= 1;
+        }
+        while p < v.len() && v[p] >> 32 < bound {
+            p += 1;
+        }
+        p
+    };
+    let (mut i, mut j) = ([0usize; CHAINS], [0usize; CHAINS]);
+    let (mut i_end, mut j_end) = ([small.len(); CHAINS], [large.len(); CHAINS]);
+    for c in 1..CHAINS {
+        i[c] = split(small, c);
+        j[c] = split(large, c);
+        i_end[c - 1] = i[c];
+        j_end[c - 1] = j[c];
+    }
+    let i_start = i;
+    // The chains' cursors as plain locals (kept in registers): `(i, j, found)` per chain.
+    let step = |(i, j, f): (usize, usize, usize), pairs: &mut [u64]| {
         let (ea, eb) = (small[i], large[j]);
         let (x, y) = (ea >> 32, eb >> 32);
-        if x < y {
-            i += 1;
-        } else if y < x {
-            j += 1;
-        } else {
-            shared += 1;
-            at_small[(ea & LOW) as usize] += 1;
-            at_large[(eb & LOW) as usize] += 1;
-            i += 1;
-            j += 1;
+        pairs[f] = (ea & LOW) << 32 | (eb & LOW);
+        (
+            i + (x <= y) as usize,
+            j + (y <= x) as usize,
+            f + (x == y) as usize,
+        )
+    };
+    let mut c0 = (i[0], j[0], i[0]);
+    let mut c1 = (i[1], j[1], i[1]);
+    let mut c2 = (i[2], j[2], i[2]);
+    let mut c3 = (i[3], j[3], i[3]);
+    let live = |c: (usize, usize, usize), k: usize| c.0 < i_end[k] && c.1 < j_end[k];
+    // All chains in step while every one has entries left on both sides...
+    while live(c0, 0) && live(c1, 1) && live(c2, 2) && live(c3, 3) {
+        c0 = step(c0, pairs);
+        c1 = step(c1, pairs);
+        c2 = step(c2, pairs);
+        c3 = step(c3, pairs);
+    }
+    // ...then each one to its end.
+    let mut found = [0usize; CHAINS];
+    for (k, mut c) in [c0, c1, c2, c3].into_iter().enumerate() {
+        while live(c, k) {
+            c = step(c, pairs);
         }
+        found[k] = c.2;
+    }
+    let mut shared = 0u32;
+    for c in 0..CHAINS {
+        for &pair in &pairs[i_start[c]..found[c]] {
+            at_small[(pair >> 32) as usize] += 1;
+            at_large[(pair & LOW) as usize] += 1;
+        }
+        shared += (found[c] - i_start[c]) as u32;
     }
     shared
 }
@@ -807,6 +889,34 @@ mod tests {
                 assert_eq!(o.shared, shared);
                 assert_eq!(o.lead_offset_a, lead_span(&x.paragraphs, &sa).0);
                 assert_eq!(o.lead_offset_b, lead_span(&y.paragraphs, &sb).0);
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The branch-free merge and galloping give the plain merge's counts on random texts
+        /// that share random paragraphs.
+        #[test]
+        fn overlap_agrees_with_the_plain_merge(
+            a in proptest::collection::vec((0u64..40, 1u64..60), 0..40),
+            b in proptest::collection::vec((0u64..40, 1u64..60), 0..40),
+        ) {
+            let paras = |v: &[(u64, u64)]| -> Vec<Vec<u64>> {
+                v.iter().map(|&(base, n)| para(base * 1000, n)).collect()
+            };
+            let (p, q) = (profile(&paras(&a)), profile(&paras(&b)));
+            for (x, y) in [(&p, &q), (&q, &p), (&p, &p)] {
+                let o = x.overlap(y);
+                let (shared, sa, sb) = overlap_by_merge(x, y);
+                proptest::prop_assert_eq!(o.shared, shared);
+                proptest::prop_assert_eq!(
+                    (o.lead_offset_a, o.lead_coverage_a),
+                    lead_span(&x.paragraphs, &sa)
+                );
+                proptest::prop_assert_eq!(
+                    (o.lead_offset_b, o.lead_coverage_b),
+                    lead_span(&y.paragraphs, &sb)
+                );
             }
         }
     }

@@ -19,7 +19,7 @@ use xxhash_rust::xxh3::xxh3_64;
 use crate::config::Config;
 use crate::dedup::{Engine, EngineConfig, Prepared, Preparer};
 use crate::jsonl::{
-    annotate_line, decision_json, parse_line, story_line, IdStyle, InputArticle, LineReader,
+    decision_json, parse_line, story_line, write_annotated, IdStyle, InputArticle, LineReader,
     ReadOutcome,
 };
 use crate::model::StoryId;
@@ -267,7 +267,7 @@ impl<W: Write> Sink<W> {
             Staged::Ok {
                 number,
                 raw,
-                input,
+                mut input,
                 prepared,
             } => {
                 let meta = &input.article.meta;
@@ -303,7 +303,14 @@ impl<W: Write> Sink<W> {
                     .published
                     .map(|p| p.timestamp())
                     .unwrap_or_else(|| self.engine.clock());
-                let decision = self.engine.insert(input.article.meta.clone(), &fp, time);
+                let decision = if self.state.is_some() {
+                    self.engine.insert(input.article.meta.clone(), &fp, time)
+                } else {
+                    // Only the state reads the metadata after this: the engine takes it.
+                    self.engine
+                        .insert(std::mem::take(&mut input.article.meta), &fp, time)
+                };
+                let meta = &input.article.meta;
                 if let Some(state) = self.state.as_mut() {
                     let clock = self.engine.clock();
                     state.record(meta, content_hash, time, clock, &fp, &decision, &raw);
@@ -330,8 +337,7 @@ impl<W: Write> Sink<W> {
                     }
                     Emit::Annotate => {
                         let d = decision_json(&decision, &self.ids);
-                        self.out
-                            .write_all(&annotate_line(&raw, input.has_dedup_field, &d))?;
+                        write_annotated(&mut self.out, &raw, input.has_dedup_field, &d)?;
                         self.out.write_all(b"\n")?;
                     }
                     Emit::Stories => {

@@ -101,9 +101,14 @@ struct Phrase {
 /// The built-in phrase list, compiled to word hashes.
 pub struct BuiltinList {
     phrases: Vec<Phrase>,
-    by_first: SpreadMap<u64, Vec<usize>>,
-    /// A 4096-bit filter on first words: most words skip the map lookup.
-    first_filter: Box<[u64; 64]>,
+    /// Phrases of two or more words by their first two words ([`pair_key`]), in list order.
+    by_pair: SpreadMap<u64, Vec<usize>>,
+    /// One-word phrases by their word, in list order.
+    by_word: SpreadMap<u64, Vec<usize>>,
+    /// 4096-bit filters on [`pair_key`]s and on one-word phrases: most words skip the maps. A
+    /// filter on first words alone let every "the" through to a map lookup.
+    pair_filter: Box<[u64; 64]>,
+    word_filter: Box<[u64; 64]>,
 }
 
 fn phrase_hashes(text: &str) -> Vec<u64> {
@@ -113,28 +118,52 @@ fn phrase_hashes(text: &str) -> Vec<u64> {
     out
 }
 
+/// The key of two consecutive words.
+#[inline]
+fn pair_key(first: u64, second: u64) -> u64 {
+    (first ^ second.rotate_left(29)).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline]
+fn filter_has(filter: &[u64; 64], key: u64) -> bool {
+    let bit = (key >> 52) as usize;
+    filter[bit / 64] & (1 << (bit % 64)) != 0
+}
+
+fn filter_add(filter: &mut [u64; 64], key: u64) {
+    let bit = (key >> 52) as usize;
+    filter[bit / 64] |= 1 << (bit % 64);
+}
+
 impl BuiltinList {
     pub fn new(enabled: bool) -> Self {
         let mut list = BuiltinList {
             phrases: Vec::new(),
-            by_first: SpreadMap::default(),
-            first_filter: Box::new([0; 64]),
+            by_pair: SpreadMap::default(),
+            by_word: SpreadMap::default(),
+            pair_filter: Box::new([0; 64]),
+            word_filter: Box::new([0; 64]),
         };
         if enabled {
             for (text, action) in BUILTIN_PHRASES {
                 let words = phrase_hashes(text);
-                if let Some(&first) = words.first() {
-                    list.by_first
-                        .entry(first)
-                        .or_default()
-                        .push(list.phrases.len());
-                    let bit = (first & 4095) as usize;
-                    list.first_filter[bit / 64] |= 1 << (bit % 64);
-                    list.phrases.push(Phrase {
-                        words,
-                        action: *action,
-                    });
+                let id = list.phrases.len();
+                match words[..] {
+                    [] => continue,
+                    [only] => {
+                        list.by_word.entry(only).or_default().push(id);
+                        filter_add(&mut list.word_filter, only);
+                    }
+                    [first, second, ..] => {
+                        let key = pair_key(first, second);
+                        list.by_pair.entry(key).or_default().push(id);
+                        filter_add(&mut list.pair_filter, key);
+                    }
                 }
+                list.phrases.push(Phrase {
+                    words,
+                    action: *action,
+                });
             }
         }
         list
@@ -146,15 +175,31 @@ impl BuiltinList {
             return None;
         }
         let mut verdict = None;
+        let no_ids: &[usize] = &[];
         for (start, &w) in words.iter().enumerate() {
-            let bit = (w & 4095) as usize;
-            if self.first_filter[bit / 64] & (1 << (bit % 64)) == 0 {
+            let next = words.get(start + 1);
+            let pair = next.map(|&n| pair_key(w, n));
+            let by_pair = match pair {
+                Some(key) if filter_has(&self.pair_filter, key) => {
+                    self.by_pair.get(&key).map_or(no_ids, Vec::as_slice)
+                }
+                _ => no_ids,
+            };
+            let by_word = if filter_has(&self.word_filter, w) {
+                self.by_word.get(&w).map_or(no_ids, Vec::as_slice)
+            } else {
+                no_ids
+            };
+            if by_pair.is_empty() && by_word.is_empty() {
                 continue;
             }
-            let Some(ids) = self.by_first.get(&w) else {
-                continue;
-            };
-            for &id in ids {
+            // The phrases starting here, in list order (as one list by first word would give).
+            let (mut p, mut q) = (by_pair.iter().peekable(), by_word.iter().peekable());
+            while let Some(&id) = match (p.peek(), q.peek()) {
+                (Some(&&a), Some(&&b)) if b < a => q.next(),
+                (Some(_), _) => p.next(),
+                (None, _) => q.next(),
+            } {
                 let phrase = &self.phrases[id];
                 let end = start + phrase.words.len();
                 if end > words.len() || words[start..end] != phrase.words[..] {
@@ -241,6 +286,9 @@ struct OutletStats {
     /// Content hashes of the recent items: a re-post of the same text is not counted twice.
     seen_texts: SpreadSet<u64>,
     text_order: VecDeque<u64>,
+    /// The key list of the item that last left the window, emptied: the next item's list
+    /// reuses its memory.
+    spare: Vec<u64>,
 }
 
 /// Learns, per outlet, which paragraphs recur across items (site chrome, widgets, pleas).
@@ -265,7 +313,14 @@ impl Learner {
     /// Records one item of `outlet`: the identity hashes of its paragraphs and of its whole text.
     pub fn observe(&mut self, outlet: &str, paragraph_keys: &[u64], text_hash: u64) {
         let window = self.settings.window.max(1);
-        let stats = self.outlets.entry(outlet.to_string()).or_default();
+        // The name is copied only for an outlet seen for the first time.
+        if !self.outlets.contains_key(outlet) {
+            self.outlets
+                .insert(outlet.to_string(), OutletStats::default());
+        }
+        let Some(stats) = self.outlets.get_mut(outlet) else {
+            return;
+        };
         if !stats.seen_texts.insert(text_hash) {
             return;
         }
@@ -275,7 +330,9 @@ impl Learner {
                 stats.seen_texts.remove(&old);
             }
         }
-        let mut distinct: Vec<u64> = paragraph_keys.to_vec();
+        let mut distinct = std::mem::take(&mut stats.spare);
+        distinct.clear();
+        distinct.extend_from_slice(paragraph_keys);
         distinct.sort_unstable();
         distinct.dedup();
         for &k in &distinct {
@@ -284,7 +341,7 @@ impl Learner {
         stats.recent.push_back(distinct);
         if stats.recent.len() > window {
             if let Some(old) = stats.recent.pop_front() {
-                for k in old {
+                for &k in &old {
                     if let Some(c) = stats.counts.get_mut(&k) {
                         *c -= 1;
                         if *c == 0 {
@@ -292,6 +349,7 @@ impl Learner {
                         }
                     }
                 }
+                stats.spare = old;
             }
         }
     }
@@ -358,6 +416,51 @@ mod tests {
 
     fn hashes(text: &str) -> Vec<u64> {
         phrase_hashes(text)
+    }
+
+    /// Every phrase tried at every start, in list order: what the indexed lookup must equal.
+    fn classify_by_brute_force(list: &BuiltinList, words: &[u64]) -> Option<Action> {
+        let mut verdict = None;
+        for start in 0..words.len() {
+            for phrase in &list.phrases {
+                let end = start + phrase.words.len();
+                if end > words.len() || words[start..end] != phrase.words[..] {
+                    continue;
+                }
+                match phrase.action {
+                    Action::Cut => return Some(Action::Cut),
+                    Action::Drop => verdict = Some(Action::Drop),
+                    Action::DropShort(extra) => {
+                        if words.len() <= phrase.words.len() + extra as usize {
+                            verdict = verdict.or(Some(Action::DropShort(extra)));
+                        }
+                    }
+                }
+            }
+        }
+        verdict
+    }
+
+    proptest::proptest! {
+        /// Paragraphs made of pieces of the phrases and other words classify as trying every
+        /// phrase everywhere does.
+        #[test]
+        fn indexed_phrases_agree_with_brute_force(
+            pieces in proptest::collection::vec((0usize..64, 0usize..12, 1usize..14), 0..8),
+        ) {
+            let list = BuiltinList::new(true);
+            let filler = hashes("the minister said on monday that talks would start again soon");
+            let mut words = Vec::new();
+            for (pick, from, len) in pieces {
+                let source = match BUILTIN_PHRASES.get(pick) {
+                    Some((text, _)) => hashes(text),
+                    None => filler.clone(),
+                };
+                let from = from.min(source.len());
+                words.extend_from_slice(&source[from..(from + len).min(source.len())]);
+            }
+            proptest::prop_assert_eq!(list.classify(&words), classify_by_brute_force(&list, &words));
+        }
     }
 
     #[test]
