@@ -178,8 +178,99 @@ fn table_on_standard_output() {
         "index+match+merge",
         "end to end",
         "peak memory",
+        "peak RSS of the whole process",
+        "bytes per indexed article",
+        "streamed in chunks",
         "F1",
     ] {
         assert!(s.contains(needle), "{needle} missing in\n{s}");
     }
+}
+
+#[test]
+fn streamed_corpus_reports_memory_and_bytes_per_article_without_changing_results() {
+    // 300 articles in chunks of 64: five chunks, the last one short.
+    let whole = bench_json(&["--articles", "300", "--seed", "3"]);
+    let streamed = bench_json(&["--articles", "300", "--seed", "3", "--chunk-articles", "64"]);
+    let two = bench_json(&[
+        "--articles",
+        "300",
+        "--seed",
+        "3",
+        "--chunk-articles",
+        "64",
+        "--threads",
+        "2",
+    ]);
+    for key in ["articles", "stories", "duplicates", "f1", "ari", "bytes"] {
+        assert_eq!(whole[key], streamed[key], "{key}");
+        assert_eq!(whole[key], two[key], "{key}");
+    }
+    assert_eq!(streamed["streamed"], true);
+    assert_eq!(streamed["chunk_articles"], 64);
+    assert_eq!(whole["chunk_articles"], 4096);
+
+    // At most one chunk of the corpus is held: about a fifth of it here, all of it in one chunk.
+    let bytes = streamed["corpus_bytes"].as_u64().unwrap();
+    assert_eq!(bytes, streamed["bytes"].as_u64().unwrap());
+    let held = streamed["corpus_held_bytes"].as_u64().unwrap();
+    assert!(held > 0 && held < bytes / 2, "held {held} of {bytes}");
+    assert!(whole["corpus_held_bytes"].as_u64().unwrap() >= bytes);
+
+    // Bytes per indexed article: the engine's index over the articles it holds.
+    let indexed = streamed["indexed_articles"].as_u64().unwrap();
+    assert!(indexed > 0 && indexed <= 300, "indexed {indexed}");
+    let index = streamed["index_bytes"].as_u64().unwrap();
+    let per = streamed["bytes_per_article"].as_u64().unwrap();
+    assert_eq!(per, index / indexed);
+    assert!((100..100_000).contains(&per), "{per} bytes per article");
+    assert!(streamed["bands"].as_u64().unwrap() > 0 && streamed["rows"].as_u64().unwrap() > 0);
+
+    if cfg!(target_os = "linux") {
+        let peak = streamed["peak_rss_bytes"].as_u64().unwrap();
+        let run = streamed["peak_memory_bytes"].as_u64().unwrap();
+        assert!(peak >= run && run > 0, "peak {peak}, run {run}");
+        // A small run of a small binary: well under a gigabyte.
+        assert!(peak < 1 << 30, "peak {peak}");
+    }
+}
+
+#[test]
+fn streamed_input_file_matches_the_synthetic_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = syndedup(&[
+        "bench",
+        "--articles",
+        "200",
+        "--seed",
+        "4",
+        "--write-corpus",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let articles = dir.path().join("articles.jsonl");
+    let gold = dir.path().join("gold.csv");
+    let synthetic = bench_json(&["--articles", "200", "--seed", "4"]);
+    let from_file = bench_json(&[
+        "--input",
+        articles.to_str().unwrap(),
+        "--gold",
+        gold.to_str().unwrap(),
+        "--chunk-articles",
+        "50",
+    ]);
+    for key in [
+        "articles",
+        "stories",
+        "f1",
+        "bytes_per_article",
+        "indexed_articles",
+    ] {
+        assert_eq!(synthetic[key], from_file[key], "{key}");
+    }
+    // The file's bytes are the synthetic lines' plus a newline each.
+    assert_eq!(
+        synthetic["bytes"].as_u64().unwrap() + 200,
+        from_file["bytes"].as_u64().unwrap()
+    );
 }

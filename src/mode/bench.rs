@@ -1,13 +1,15 @@
 //! `syndedup bench`: throughput per stage, peak memory and quality on a seeded synthetic corpus
 //! (or a JSON Lines file), and `--write-corpus` so other tools run on exactly the same data.
 //!
-//! The corpus is held in memory before the clock starts, so reading or generating it is never
-//! timed. Stages are timed with the calling thread's CPU clock around each call, so time spent
-//! waiting for a core on a busy machine is not charged to them: parse (`jsonl::parse_line`), prepare (normalise and
-//! shingle, `Engine::prepare`), sign (learned boilerplate and MinHash, `Engine::fingerprint`) and
+//! The corpus streams through the run in chunks of `--chunk-articles` articles: a chunk is generated (or
+//! read) with the clocks stopped, then processed with them running, so generating or reading is
+//! never timed and memory holds one chunk, not the corpus. Stages are timed with the calling
+//! thread's CPU clock around each call, so time spent waiting for a core on a busy machine is not
+//! charged to them: parse (`jsonl::parse_line`), prepare (normalise and shingle,
+//! `Engine::prepare`), sign (learned boilerplate and MinHash, `Engine::fingerprint`) and
 //! index+match+merge (`Engine::insert`; the merge step is a few comparisons inside it and is not
-//! timed apart). Normalisation alone is timed in a separate pass over the same bodies after the
-//! run, and shingling is reported as prepare minus that.
+//! timed apart). Normalisation alone is timed in a separate pass over each chunk's bodies after
+//! the chunk has been processed, and shingling is reported as prepare minus that.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -57,6 +59,9 @@ pub struct BenchArgs {
     /// Threads for parse and prepare; signing and matching run on one thread in input order.
     #[arg(long, default_value = "1")]
     pub threads: NonZeroUsize,
+    /// Articles per chunk of the streamed corpus: memory holds one chunk of JSON at a time.
+    #[arg(long, default_value = "4096")]
+    pub chunk_articles: NonZeroUsize,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -67,25 +72,96 @@ pub struct BenchArgs {
     pub quiet: bool,
 }
 
-/// The corpus in memory: JSON lines back to back, and where each starts and ends.
-struct Corpus {
+// The corpus streams through the run a chunk of `--chunk-articles` lines at a time (4096 by
+// default: about 20 MB of JSON at 4.8 KB a line): the clocks stop while a chunk is generated or
+// read and run while it is processed, so memory holds one chunk, not the corpus.
+
+/// One chunk of the corpus in memory: JSON lines back to back, and where each starts and ends.
+#[derive(Default)]
+struct Chunk {
     data: Vec<u8>,
     lines: Vec<(usize, usize)>,
-    /// True cluster per line (synthetic) or per id (`--gold`), if known.
-    truth: Truth,
-    description: String,
+    /// The corpus index of the first line.
+    first: usize,
+    /// Input bytes the chunk came from (newlines included for a file).
+    input_bytes: u64,
+}
+
+impl Chunk {
+    fn line(&self, i: usize) -> &[u8] {
+        let (a, b) = self.lines[i];
+        &self.data[a..b]
+    }
+
+    fn clear(&mut self, first: usize) {
+        self.data.clear();
+        self.lines.clear();
+        self.first = first;
+        self.input_bytes = 0;
+    }
+}
+
+/// Where the lines come from, a chunk at a time.
+enum Source {
+    Synthetic(Box<Generator>),
+    File {
+        reader: std::io::BufReader<File>,
+        path: PathBuf,
+        buf: Vec<u8>,
+    },
 }
 
 enum Truth {
     None,
+    /// True cluster per line (synthetic), filled as the lines are generated.
     ByLine(Vec<u32>),
+    /// True cluster per id (`--gold`).
     ById(HashMap<String, String>),
 }
 
-impl Corpus {
-    fn line(&self, i: usize) -> &[u8] {
-        let (a, b) = self.lines[i];
-        &self.data[a..b]
+impl Source {
+    /// Refills `chunk` with the next (up to) `size` lines; false when there are none left.
+    fn fill(&mut self, chunk: &mut Chunk, size: usize, truth: &mut Truth) -> anyhow::Result<bool> {
+        chunk.clear(chunk.first + chunk.lines.len());
+        match self {
+            Source::Synthetic(generator) => {
+                for a in generator.by_ref().take(size) {
+                    let start = chunk.data.len();
+                    chunk.data.extend_from_slice(a.to_json_line().as_bytes());
+                    chunk.lines.push((start, chunk.data.len()));
+                    if let Truth::ByLine(t) = truth {
+                        t.push(a.cluster);
+                    }
+                }
+                chunk.input_bytes = chunk.data.len() as u64;
+            }
+            Source::File { reader, path, buf } => {
+                use std::io::BufRead;
+                while chunk.lines.len() < size {
+                    buf.clear();
+                    let n = reader
+                        .read_until(b'\n', buf)
+                        .with_context(|| format!("cannot read input file {}", path.display()))?;
+                    if n == 0 {
+                        break;
+                    }
+                    chunk.input_bytes += n as u64;
+                    let mut line = buf.as_slice();
+                    while let Some(rest) = line
+                        .strip_suffix(b"\n")
+                        .or_else(|| line.strip_suffix(b"\r"))
+                    {
+                        line = rest;
+                    }
+                    if !line.is_empty() {
+                        let start = chunk.data.len();
+                        chunk.data.extend_from_slice(line);
+                        chunk.lines.push((start, chunk.data.len()));
+                    }
+                }
+            }
+        }
+        Ok(!chunk.lines.is_empty())
     }
 }
 
@@ -127,39 +203,14 @@ fn describe(c: &SynthConfig) -> String {
     )
 }
 
-fn generate(config: SynthConfig) -> Corpus {
-    let mut data = Vec::with_capacity(config.articles * 4800);
-    let mut lines = Vec::with_capacity(config.articles);
-    let mut truth = Vec::with_capacity(config.articles);
-    for a in Generator::new(config) {
-        let start = data.len();
-        data.extend_from_slice(a.to_json_line().as_bytes());
-        lines.push((start, data.len()));
-        truth.push(a.cluster);
-    }
-    Corpus {
-        data,
-        lines,
-        truth: Truth::ByLine(truth),
-        description: describe(&config),
-    }
-}
-
-fn load(path: &Path, gold: Option<&PathBuf>, quiet: bool) -> anyhow::Result<Corpus> {
-    let data = std::fs::read(path)
-        .with_context(|| format!("cannot read input file {}", path.display()))?;
-    let mut lines = Vec::new();
-    let mut start = 0;
-    for end in memchr::memchr_iter(b'\n', &data).chain(std::iter::once(data.len())) {
-        let mut e = end;
-        if e > start && data[e - 1] == b'\r' {
-            e -= 1;
-        }
-        if e > start {
-            lines.push((start, e));
-        }
-        start = end + 1;
-    }
+fn open_input(
+    path: &Path,
+    gold: Option<&PathBuf>,
+    quiet: bool,
+) -> anyhow::Result<(Source, Truth, u64)> {
+    let file =
+        File::open(path).with_context(|| format!("cannot read input file {}", path.display()))?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
     let truth = match gold {
         Some(g) => {
             let gold = read_gold(g)?;
@@ -172,12 +223,12 @@ fn load(path: &Path, gold: Option<&PathBuf>, quiet: bool) -> anyhow::Result<Corp
         }
         None => Truth::None,
     };
-    Ok(Corpus {
-        data,
-        lines,
-        truth,
-        description: format!("{}", path.display()),
-    })
+    let source = Source::File {
+        reader: std::io::BufReader::with_capacity(1 << 20, file),
+        path: path.to_path_buf(),
+        buf: Vec::new(),
+    };
+    Ok((source, truth, size))
 }
 
 fn write_corpus(config: SynthConfig, dir: &Path) -> anyhow::Result<()> {
@@ -265,7 +316,7 @@ fn cpu_now() -> u64 {
 
 /// CPU seconds of the whole process so far (user + system, every thread, finished ones included),
 /// from `/proc/self/stat` in clock ticks of 1/100 s (Linux's USER_HZ).
-fn process_cpu_seconds() -> Option<f64> {
+fn proc_stat_cpu_seconds() -> Option<f64> {
     let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
     // The command name may hold spaces; the fields after it are fixed.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -339,82 +390,73 @@ impl Sink<'_> {
 
 const BATCH: usize = 256;
 
-fn run_stages(
-    engine: Engine,
-    corpus: &Corpus,
+/// Parse, prepare, sign and insert one chunk: on this thread, or with parse and prepare on
+/// `threads` threads in batches of `BATCH` and signing and matching here in input order.
+fn run_chunk(
+    sink: &mut Sink<'_>,
+    preparer: &crate::dedup::Preparer,
+    chunk: &Chunk,
     threads: usize,
     clocks: &Clocks,
-    bar: &indicatif::ProgressBar,
-) -> (Engine, Outcome, u64) {
-    let preparer = engine.preparer().clone();
-    let mut sink = Sink {
-        engine,
-        clocks,
-        outcome: Vec::with_capacity(corpus.lines.len()),
-        rejected: 0,
-    };
-    let n = corpus.lines.len();
+) {
+    let n = chunk.lines.len();
     if threads == 1 {
         for i in 0..n {
-            sink.accept(i, stage_one(&preparer, corpus.line(i), clocks));
-            if i % 1024 == 0 {
-                bar.set_position(i as u64);
+            sink.accept(chunk.first + i, stage_one(preparer, chunk.line(i), clocks));
+        }
+        return;
+    }
+    let batches = n.div_ceil(BATCH);
+    let next = Mutex::new(0usize);
+    std::thread::scope(|scope| {
+        let (tx, rx) = sync_channel::<(usize, Vec<Staged>)>(threads * 4);
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let b = match next.lock() {
+                    Ok(mut g) => {
+                        let b = *g;
+                        *g += 1;
+                        b
+                    }
+                    Err(_) => return,
+                };
+                if b >= batches {
+                    return;
+                }
+                let staged = (b * BATCH..((b + 1) * BATCH).min(n))
+                    .map(|i| stage_one(preparer, chunk.line(i), clocks))
+                    .collect();
+                if tx.send((b, staged)).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(tx);
+        // Batches arrive out of order; signing and matching take them in input order.
+        let mut pending: HashMap<usize, Vec<Staged>> = HashMap::new();
+        let mut want = 0usize;
+        while let Ok((b, staged)) = rx.recv() {
+            pending.insert(b, staged);
+            while let Some(batch) = pending.remove(&want) {
+                for (k, s) in batch.into_iter().enumerate() {
+                    sink.accept(chunk.first + want * BATCH + k, s);
+                }
+                want += 1;
             }
         }
-    } else {
-        let batches = n.div_ceil(BATCH);
-        let next = Mutex::new(0usize);
-        std::thread::scope(|scope| {
-            let (tx, rx) = sync_channel::<(usize, Vec<Staged>)>(threads * 4);
-            for _ in 0..threads {
-                let tx = tx.clone();
-                let (next, preparer) = (&next, preparer.clone());
-                scope.spawn(move || loop {
-                    let b = match next.lock() {
-                        Ok(mut g) => {
-                            let b = *g;
-                            *g += 1;
-                            b
-                        }
-                        Err(_) => return,
-                    };
-                    if b >= batches {
-                        return;
-                    }
-                    let staged = (b * BATCH..((b + 1) * BATCH).min(n))
-                        .map(|i| stage_one(&preparer, corpus.line(i), clocks))
-                        .collect();
-                    if tx.send((b, staged)).is_err() {
-                        return;
-                    }
-                });
-            }
-            drop(tx);
-            // Batches arrive out of order; signing and matching take them in input order.
-            let mut pending: HashMap<usize, Vec<Staged>> = HashMap::new();
-            let mut want = 0usize;
-            while let Ok((b, staged)) = rx.recv() {
-                pending.insert(b, staged);
-                while let Some(batch) = pending.remove(&want) {
-                    for (k, s) in batch.into_iter().enumerate() {
-                        sink.accept(want * BATCH + k, s);
-                    }
-                    want += 1;
-                    bar.set_position((want * BATCH).min(n) as u64);
-                }
-            }
-        });
-    }
-    (sink.engine, sink.outcome, sink.rejected)
+    });
 }
 
-/// Times normalisation alone (HTML to text, folding, words) over every body, after the run.
-fn normalise_pass(corpus: &Corpus) -> Duration {
+/// Times normalisation alone (HTML to text, folding, words) over every body of a chunk, after
+/// the chunk has been through the run.
+fn normalise_pass(chunk: &Chunk) -> Duration {
     let mut total = 0u64;
     let mut buf = Vec::with_capacity(32);
     let mut words = 0usize;
-    for i in 0..corpus.lines.len() {
-        let Ok(input) = parse_line(corpus.line(i)) else {
+    for i in 0..chunk.lines.len() {
+        let Ok(input) = parse_line(chunk.line(i)) else {
             continue;
         };
         let t = cpu_now();
@@ -428,23 +470,53 @@ fn normalise_pass(corpus: &Corpus) -> Duration {
     Duration::from_nanos(total)
 }
 
-fn quality(corpus: &Corpus, outcome: &Outcome) -> Option<Scores> {
+fn quality(truth: &Truth, outcome: &Outcome) -> Option<Scores> {
     let mut gold = Labels::default();
     let mut pred = Vec::with_capacity(outcome.len());
-    let mut truth = Vec::with_capacity(outcome.len());
+    let mut labels = Vec::with_capacity(outcome.len());
     for (line, id, story) in outcome {
-        let label = match &corpus.truth {
+        let label = match truth {
             Truth::None => return None,
-            Truth::ByLine(t) => t[*line],
+            Truth::ByLine(t) => match t.get(*line) {
+                Some(&c) => c,
+                None => continue,
+            },
             Truth::ById(map) => match map.get(id) {
                 Some(c) => gold.intern(c),
                 None => continue,
             },
         };
         pred.push(*story as u32);
-        truth.push(label);
+        labels.push(label);
     }
-    Some(score(&pred, &truth))
+    Some(score(&pred, &labels))
+}
+
+/// CPU seconds of the whole process so far (user + system, every thread, finished ones
+/// included), from `getrusage` (microseconds) where there is one.
+#[cfg(unix)]
+fn process_cpu_seconds() -> Option<f64> {
+    // SAFETY: getrusage fills one rusage struct through a valid pointer.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    if rc != 0 {
+        return proc_stat_cpu_seconds();
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Some(secs(usage.ru_utime) + secs(usage.ru_stime))
+}
+
+#[cfg(not(unix))]
+fn process_cpu_seconds() -> Option<f64> {
+    proc_stat_cpu_seconds()
+}
+
+/// Sums `after - before` of an optional clock into an optional total.
+fn add_span(total: &mut Option<f64>, before: Option<f64>, after: Option<f64>) {
+    *total = match (*total, before, after) {
+        (Some(t), Some(b), Some(a)) => Some(t + (a - b)),
+        _ => None,
+    };
 }
 
 /// Runs the benchmark and prints the table (or the JSON object); returns the JSON object.
@@ -459,20 +531,28 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     let threshold = cfg.dedup.threshold;
     let scheme = format!("{:?}", cfg.dedup.scheme);
     let engine = Engine::new(cfg)?;
-    let generated = Instant::now();
-    let corpus = match &args.input {
-        Some(path) => load(path, args.gold.as_ref(), args.quiet)?,
-        None => generate(synth),
+    let opened = Instant::now();
+    // The bar counts articles (synthetic) or bytes of the file (--input).
+    let (mut source, mut truth, description, bar_len, bar_unit) = match &args.input {
+        Some(path) => {
+            let (source, truth, size) = open_input(path, args.gold.as_ref(), args.quiet)?;
+            (source, truth, format!("{}", path.display()), size, "bytes")
+        }
+        None => (
+            Source::Synthetic(Box::new(Generator::new(synth))),
+            Truth::ByLine(Vec::with_capacity(synth.articles)),
+            describe(&synth),
+            synth.articles as u64,
+            "articles",
+        ),
     };
-    let setup_seconds = generated.elapsed().as_secs_f64();
-    let n = corpus.lines.len();
-    let bytes = corpus.data.len() as u64;
+    let mut setup_seconds = opened.elapsed().as_secs_f64();
 
     let bar = if !args.quiet && !args.json && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(n as u64);
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} articles ({per_sec}, {eta} left)",
-        ) {
+        let bar = indicatif::ProgressBar::new(bar_len);
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+            "{{bar:40}} {{pos}}/{{len}} {bar_unit} ({{per_sec}}, {{eta}} left)"
+        )) {
             bar.set_style(style);
         }
         bar
@@ -481,23 +561,73 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     };
 
     let rss_before = proc_status("VmRSS:");
+    let peak_before = proc_status("VmHWM:");
     let peak_reset = reset_peak();
     let clocks = Clocks::default();
-    let (cpu_before, waited_before) = (process_cpu_seconds(), waited_seconds());
-    let started = Instant::now();
-    let (engine, outcome, rejected) =
-        run_stages(engine, &corpus, args.threads.get(), &clocks, &bar);
-    let wall = started.elapsed().as_secs_f64();
-    let cpu = process_cpu_seconds()
-        .zip(cpu_before)
-        .map(|(after, before)| after - before);
-    let waited = waited_seconds()
-        .zip(waited_before)
-        .map(|(after, before)| after - before);
+    let threads = args.threads.get();
+    let preparer = engine.preparer().clone();
+    let mut sink = Sink {
+        engine,
+        clocks: &clocks,
+        outcome: Vec::with_capacity(if args.input.is_none() {
+            synth.articles
+        } else {
+            0
+        }),
+        rejected: 0,
+    };
+    // The clocks run only while a chunk is processed: generating or reading it is setup.
+    let (mut wall, mut cpu, mut waited) = (0.0f64, Some(0.0f64), Some(0.0f64));
+    let (mut bytes, mut held, mut normalise_time) = (0u64, 0usize, Duration::ZERO);
+    let mut chunk = Chunk::default();
+    loop {
+        let t = Instant::now();
+        let more = source.fill(&mut chunk, args.chunk_articles.get(), &mut truth)?;
+        setup_seconds += t.elapsed().as_secs_f64();
+        if !more {
+            break;
+        }
+        bytes += chunk.input_bytes;
+        held = held.max(chunk.data.capacity() + chunk.lines.capacity() * 16);
+        let (cpu_before, waited_before) = (process_cpu_seconds(), waited_seconds());
+        let started = Instant::now();
+        run_chunk(&mut sink, &preparer, &chunk, threads, &clocks);
+        wall += started.elapsed().as_secs_f64();
+        add_span(&mut cpu, cpu_before, process_cpu_seconds());
+        add_span(&mut waited, waited_before, waited_seconds());
+        normalise_time += normalise_pass(&chunk);
+        bar.set_position(match &source {
+            Source::Synthetic(_) => (chunk.first + chunk.lines.len()) as u64,
+            Source::File { .. } => bytes,
+        });
+    }
     bar.finish_and_clear();
+    drop(chunk);
     let peak = proc_status("VmHWM:");
-    let normalise = normalise_pass(&corpus).as_secs_f64();
-    let scores = quality(&corpus, &outcome);
+    let peak_rss = match (peak, peak_before) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let Sink {
+        engine,
+        outcome,
+        rejected,
+        ..
+    } = sink;
+    let normalise = normalise_time.as_secs_f64();
+    let scores = quality(&truth, &outcome);
+    let indexed = engine.len();
+    let index_bytes = engine.index_bytes();
+    let bytes_per_article = index_bytes.checked_div(indexed);
+    let (bands, rows) = engine.bands();
+    tracing::debug!(
+        bands,
+        rows,
+        articles = indexed,
+        index_bytes,
+        bytes_per_article = bytes_per_article.unwrap_or(0),
+        "engine index size"
+    );
 
     let secs = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64 / 1e9;
     let (parse, prepare, sign, insert) = (
@@ -520,11 +650,11 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     let engine_seconds = prepare + sign + insert;
     let stats = engine.stats();
     let out = json!({
-        "corpus": corpus.description,
+        "corpus": description,
         "articles": outcome.len(),
         "rejected_lines": rejected,
         "bytes": bytes,
-        "threads": args.threads.get(),
+        "threads": threads,
         "shingle_size": k,
         "permutations": slots,
         "threshold": threshold,
@@ -548,7 +678,15 @@ pub fn run(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
         "rss_before_run_bytes": rss_before,
         "peak_covers_run_only": peak_reset,
         "corpus_bytes": bytes,
-        "index_bytes": engine.index_bytes(),
+        "corpus_held_bytes": held,
+        "peak_rss_bytes": peak_rss,
+        "index_bytes": index_bytes,
+        "indexed_articles": indexed,
+        "bytes_per_article": bytes_per_article,
+        "bands": bands,
+        "rows": rows,
+        "streamed": true,
+        "chunk_articles": args.chunk_articles.get(),
         "setup_seconds": setup_seconds,
         "stories": stats.stories,
         "duplicates": stats.duplicates,
@@ -642,15 +780,31 @@ fn table(out: &serde_json::Value, stages: &[(&str, f64)], wall: f64, engine: f64
     };
     let _ = writeln!(
         s,
-        "peak memory {} (VmHWM{}; corpus in memory {}, RSS before the run {})",
+        "peak memory {} (VmHWM{}; RSS before the run {}); peak RSS of the whole process {}",
         mb(&out["peak_memory_bytes"]),
         if out["peak_covers_run_only"].as_bool() == Some(true) {
             ", reset before the run"
         } else {
             ""
         },
+        mb(&out["rss_before_run_bytes"]),
+        mb(&out["peak_rss_bytes"])
+    );
+    let _ = writeln!(
+        s,
+        "corpus streamed in chunks of {} articles: {} in all, at most {} held at once",
+        out["chunk_articles"],
         mb(&out["corpus_bytes"]),
-        mb(&out["rss_before_run_bytes"])
+        mb(&out["corpus_held_bytes"])
+    );
+    let _ = writeln!(
+        s,
+        "index {} for {} articles: {} bytes per indexed article ({} bands x {} rows)",
+        mb(&out["index_bytes"]),
+        out["indexed_articles"],
+        out["bytes_per_article"],
+        out["bands"],
+        out["rows"]
     );
     let _ = writeln!(
         s,
