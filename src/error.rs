@@ -39,6 +39,15 @@ pub enum Error {
     /// The state store failed.
     #[error("store {path}: {message}")]
     Store { path: PathBuf, message: String },
+    /// A SQLite statement of the state store failed; `action` says what it was doing. The
+    /// message repeats the SQLite error's text, which stays the source.
+    #[error("store {path}: {action}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        action: String,
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 /// Result alias for the library.

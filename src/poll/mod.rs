@@ -29,7 +29,7 @@ pub mod identity;
 pub mod repair;
 pub mod schedule;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::future::Future;
 use std::io::{BufWriter, Write};
@@ -38,7 +38,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -55,61 +55,11 @@ use crate::store::{
     ItemRecord, Store, StoryMerge,
 };
 
+pub use crate::store::{CachedPage, HostState, OutletState, PollState, SeenItem, SeenItems};
 pub use feed::{parse_feed, parse_feed_with, repairs_note, FeedItem, ParseError, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
-pub use fulltext::{CachedPage, FullTextCounts};
+pub use fulltext::FullTextCounts;
 pub use guard::Guard;
-pub use schedule::{HostState, OutletState};
-
-/// One item the poller has seen, per outlet and item id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeenItem {
-    /// xxh3 of the body: a changed body is processed again, an edited title alone is not.
-    pub content: u64,
-    /// Unix seconds; stands in for `published` when the feed gives no date.
-    pub first_seen: i64,
-    /// Unix seconds of the last poll that listed the item; old entries are forgotten.
-    pub last_seen: i64,
-}
-
-/// The "seen items" set: outlet name to item id to [`SeenItem`]. A store persists it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SeenItems {
-    pub outlets: BTreeMap<String, HashMap<String, SeenItem>>,
-}
-
-impl SeenItems {
-    pub fn get(&self, outlet: &str, id: &str) -> Option<&SeenItem> {
-        self.outlets.get(outlet).and_then(|m| m.get(id))
-    }
-
-    pub fn len(&self) -> usize {
-        self.outlets.values().map(HashMap::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Forgets items no poll has listed since `before` (Unix seconds).
-    pub fn expire(&mut self, before: i64) -> usize {
-        let mut dropped = 0;
-        for items in self.outlets.values_mut() {
-            let n = items.len();
-            items.retain(|_, s| s.last_seen >= before);
-            dropped += n - items.len();
-        }
-        dropped
-    }
-}
-
-/// Everything the poller knows between runs; a store saves and restores it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PollState {
-    pub outlets: BTreeMap<String, OutletState>,
-    pub hosts: BTreeMap<String, HostState>,
-    pub seen: SeenItems,
-}
 
 /// What one poll of one outlet gave: a row of the `run --once` table.
 #[derive(Debug, Clone, PartialEq)]

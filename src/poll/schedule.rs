@@ -4,39 +4,11 @@
 
 use std::time::{Duration, SystemTime};
 
-use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::ScheduleConfig;
 
-/// Per-outlet fetch state: what a store persists and restores between runs.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct OutletState {
-    /// `ETag` of the last successful response (for files: mtime and size).
-    pub etag: Option<String>,
-    /// `Last-Modified` of the last successful response.
-    pub last_modified: Option<String>,
-    /// Failures since the last success; drives the backoff.
-    pub failures: u32,
-    /// Publisher's hint (RSS `<ttl>` or `Cache-Control: max-age`), seconds; a floor on the interval.
-    pub hint_secs: Option<u64>,
-    /// Next poll due, Unix seconds.
-    pub next_due: Option<i64>,
-    /// Last poll, Unix seconds.
-    pub last_poll: Option<i64>,
-    /// Last outcome shown to the user: an HTTP status, "unchanged" or the error.
-    pub last_status: Option<String>,
-    pub last_error: Option<String>,
-    /// Polls so far.
-    pub polls: u64,
-}
-
-/// Per-host state: a host that answered 429/503 with `Retry-After` is left alone until then.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct HostState {
-    /// Unix seconds before which no outlet on the host is polled.
-    pub blocked_until: Option<i64>,
-}
+pub use crate::store::{HostState, OutletState};
 
 /// Unix seconds now.
 pub fn unix_now() -> i64 {

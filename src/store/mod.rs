@@ -31,6 +31,7 @@
 
 mod outbox;
 mod sqlite;
+mod types;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -41,10 +42,10 @@ use crate::config::StoreConfig;
 use crate::dedup::{pair_score, Engine, EngineConfig, Fingerprint, MatchRule};
 use crate::error::Result;
 use crate::model::{ArticleMeta, Decision, StoryId};
-pub use crate::poll::{CachedPage, HostState, OutletState, PollState};
 
 pub use outbox::flush_outbox;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
+pub use types::{CachedPage, HostState, OutletState, PollState, SeenItem, SeenItems};
 
 /// The identity of an item: its outlet (`None` for JSON Lines input without one) and the
 /// outlet's id for it. A feed repeating an id means the same item, possibly edited.

@@ -16,10 +16,10 @@ use crate::error::{Error, Result};
 use crate::model::{ArticleMeta, StoryId};
 
 use super::{
-    parse_published, Batch, Expired, HostState, ItemKey, OutletState, OutputMark, PollState,
-    RestoreItem, Snapshot, Store, StoredCopy, StoredStory, StoryMerge, StoryQuery,
+    parse_published, Batch, CachedPage, Expired, HostState, ItemKey, OutletState, OutputMark,
+    PollState, RestoreItem, SeenItem, Snapshot, Store, StoredCopy, StoredStory, StoryMerge,
+    StoryQuery,
 };
-use crate::poll::{CachedPage, SeenItem};
 
 /// Migrations, oldest first; `user_version` counts how many were applied. Append, never edit.
 const MIGRATIONS: &[&str] = &[
@@ -407,10 +407,12 @@ impl SqliteStore {
     }
 }
 
+/// A SQLite failure with what we were doing; the rusqlite error stays the source.
 fn store_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
-    Error::Store {
+    Error::Sqlite {
         path: path.to_path_buf(),
-        message: format!("{what}: {e}"),
+        action: what.to_string(),
+        source: e,
     }
 }
 
@@ -849,7 +851,8 @@ impl Store for SqliteStore {
                      ON CONFLICT (outlet) DO UPDATE SET recent = excluded.recent",
                 )?;
                 for (outlet, recent) in &batch.learner {
-                    let json = serde_json::to_string(recent).unwrap_or_else(|_| "[]".into());
+                    let json = serde_json::to_string(recent)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                     learn.execute(params![outlet, json])?;
                 }
             }
