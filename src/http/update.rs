@@ -112,7 +112,7 @@ impl Publisher {
         for r in reports {
             let st = poller.outlet_state(&r.outlet);
             let at = st.and_then(|st| st.last_poll).and_then(unix).unwrap_or(now);
-            let result = poll_result(&r.status, r.error.as_deref());
+            let result = poll_result(r.status.as_str(), r.error.as_deref());
             s.record_poll(
                 &r.outlet,
                 result,
@@ -164,13 +164,13 @@ fn item_json(meta: &ArticleMeta, bodies: &HashMap<String, String>) -> Value {
     })
 }
 
-/// Engine ids are `<outlet>:<item id>`; the API shows the item id as the feed gave it.
-fn split_id<'a>(outlet: Option<&'a str>, id: &'a str) -> (Option<&'a str>, &'a str) {
-    let bare = outlet
-        .and_then(|o| id.strip_prefix(o))
-        .and_then(|rest| rest.strip_prefix(':'))
-        .unwrap_or(id);
-    (outlet, bare)
+/// Engine ids are item keys ([`crate::store::ItemKey::engine_id`]); the API shows the item id
+/// as the feed gave it.
+fn split_id(outlet: Option<&str>, id: &str) -> (Option<String>, String) {
+    match crate::store::ItemKey::from_engine_id(id) {
+        Some(key) if key.outlet_name() == outlet => (outlet.map(str::to_string), key.id),
+        _ => (outlet.map(str::to_string), id.to_string()),
+    }
 }
 
 fn api_view(mut view: StoryView) -> StoryView {
@@ -201,7 +201,11 @@ impl ContentLookup for StoreContent {
 
 /// Key of a stored item in feed views: outlet and id, as the daemon's engine ids.
 fn feed_key(meta: &ArticleMeta) -> String {
-    format!("{}:{}", meta.outlet.as_deref().unwrap_or(""), meta.id)
+    match &meta.outlet {
+        Some(_) => crate::store::ItemKey::of(meta).engine_id(),
+        // What the daemon's engine ids never are; kept as the key always was.
+        None => format!(":{}", meta.id),
+    }
 }
 
 /// What the store holds, as the HTTP service shows it.
@@ -306,8 +310,7 @@ fn outlet_status(name: &str, st: &OutletState) -> OutletStatus {
     row.error = st.last_error.clone();
     row.result = st
         .last_status
-        .as_deref()
-        .map(|s| poll_result(s, st.last_error.as_deref()));
+        .map(|s| poll_result(s.as_str(), st.last_error.as_deref()));
     row
 }
 

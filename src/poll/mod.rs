@@ -51,11 +51,14 @@ use crate::dedup::{Engine, EngineConfig};
 use crate::error::{Error, Result};
 use crate::model::{Article, ArticleMeta, Decision, StoryId};
 use crate::store::{
-    flush_outbox, restore_engine, Batch, Emission, EmissionKind, HostState as StoredHost, ItemKey,
+    flush_outbox, restore_engine, Batch, Emission, EmissionKind, HostState as StoredHost,
     ItemRecord, Store, StoryMerge,
 };
 
-pub use crate::store::{CachedPage, HostState, OutletState, PollState, SeenItem, SeenItems};
+pub use crate::store::{
+    CachedPage, HostState, ItemKey, OutletId, OutletState, PollState, PollStatus, SeenItem,
+    SeenItems,
+};
 pub use feed::{parse_feed, parse_feed_with, repairs_note, FeedItem, ParseError, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
 pub use fulltext::FullTextCounts;
@@ -65,8 +68,10 @@ pub use guard::Guard;
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutletReport {
     pub outlet: String,
-    /// The HTTP status ("200", "304"), "file" or "unchanged" for local files, or "error".
-    pub status: String,
+    /// How the fetch ended: shown as the HTTP status ("200", "304"), "file" or "unchanged"
+    /// for local files, or "error". A feed that was fetched but could not be read keeps the
+    /// fetch's status; `error` says what went wrong.
+    pub status: PollStatus,
     pub error: Option<String>,
     /// What was repaired to read the document (see [`ParsedFeed::repairs`]); empty when it
     /// was clean or was not read.
@@ -664,7 +669,7 @@ impl Poller {
             Err(e) => {
                 return Some(OutletReport {
                     outlet: o.cfg.name.clone(),
-                    status: "error".to_string(),
+                    status: PollStatus::Failed(None),
                     error: Some(e.clone()),
                     repairs: Vec::new(),
                     items: 0,
@@ -726,7 +731,7 @@ impl Poller {
         let name = self.outlets[i].cfg.name.clone();
         let mut report = OutletReport {
             outlet: name.clone(),
-            status: String::new(),
+            status: PollStatus::Failed(None),
             error: None,
             repairs: Vec::new(),
             items: 0,
@@ -746,7 +751,7 @@ impl Poller {
         let mut failure: Option<(String, Option<Duration>)> = None;
         match outcome {
             FetchOutcome::NotModified { status, max_age } => {
-                report.status = status.map_or("unchanged".to_string(), |s| s.to_string());
+                report.status = PollStatus::not_modified(status);
                 let st = &mut self.outlets[i].state;
                 if let Some(m) = max_age {
                     st.hint_secs = Some(st.hint_secs.unwrap_or(0).max(m.as_secs()));
@@ -756,11 +761,11 @@ impl Poller {
                 self.totals.unchanged += 1;
             }
             FetchOutcome::Failed(f) => {
-                report.status = f.status.map_or("error".to_string(), |s| s.to_string());
+                report.status = PollStatus::failed(f.status);
                 failure = Some((f.message, f.retry_after));
             }
             FetchOutcome::Fresh(fresh) => {
-                report.status = fresh.status.map_or("file".to_string(), |s| s.to_string());
+                report.status = PollStatus::fresh(fresh.status);
                 let base = fresh.final_url.clone();
                 let content_type = fresh.content_type.clone();
                 let body = fresh.body;
@@ -857,7 +862,7 @@ impl Poller {
                 "poll failed"
             );
         }
-        self.outlets[i].state.last_status = Some(report.status.clone());
+        self.outlets[i].state.last_status = Some(report.status);
         if self.store.is_some() {
             self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
             self.batch.seen_at = now_unix;
@@ -906,10 +911,7 @@ impl Poller {
                 Some(s) if s.content == content => {
                     s.last_seen = now_unix;
                     if stored {
-                        self.batch.seen.push(ItemKey {
-                            outlet: Some(outlet.clone()),
-                            id: item.id.clone(),
-                        });
+                        self.batch.seen.push(ItemKey::new(&outlet, &item.id));
                     }
                 }
                 Some(s) => {
@@ -954,7 +956,6 @@ impl Poller {
             });
         };
         let kind = self.output.as_ref().map(|o| o.kind);
-        let names: Vec<String> = self.outlets.iter().map(|o| o.cfg.name.clone()).collect();
         let mut emitted = std::mem::take(&mut self.emitted);
         let joined = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
@@ -984,17 +985,12 @@ impl Poller {
                     }
                 });
                 let line = match kind {
-                    Some(OutputKind::Decisions) => Some(decision_line(
-                        &names,
-                        &outlet,
-                        &item,
-                        page.as_ref(),
-                        &decision,
-                    )),
+                    Some(OutputKind::Decisions) => {
+                        Some(decision_line(&outlet, &item, page.as_ref(), &decision))
+                    }
                     Some(OutputKind::Stories) => emission.map(|k| {
                         story_line(
                             &engine,
-                            &names,
                             &outlet,
                             &item,
                             page.as_ref(),
@@ -1009,10 +1005,7 @@ impl Poller {
                         .lines
                         .push(String::from_utf8_lossy(&line).into_owned());
                 }
-                let key = ItemKey {
-                    outlet: Some(outlet.clone()),
-                    id: item.id.clone(),
-                };
+                let key = ItemKey::new(&outlet, &item.id);
                 if let Some(kind) = emission {
                     batch.emissions.push(Emission {
                         story: decision.story,
@@ -1028,10 +1021,14 @@ impl Poller {
                         survivor: decision.story,
                     }));
                 let payload = serde_json::to_string(&item_json(&outlet, &item, page.as_ref())).ok();
+                let duplicate_of = decision
+                    .duplicate_of
+                    .as_deref()
+                    .and_then(ItemKey::from_engine_id);
                 batch.items.push(ItemRecord {
                     meta: ArticleMeta {
                         id: key.id,
-                        outlet: key.outlet,
+                        outlet: Some(outlet.clone()),
                         url: item.url.clone(),
                         title: item.title.clone(),
                         published: item.published,
@@ -1041,6 +1038,7 @@ impl Poller {
                     seen_at: now_unix,
                     fingerprint: fp,
                     decision,
+                    duplicate_of,
                     payload,
                 });
                 let shown = match &page {
@@ -1436,22 +1434,9 @@ async fn sleep_until_opt(when: Option<Instant>) {
     }
 }
 
-/// The engine's id for an item: unique across outlets.
+/// The engine's id for an item: unique across outlets (see [`ItemKey::engine_id`]).
 fn engine_id(outlet: &str, id: &str) -> String {
-    format!("{outlet}:{id}")
-}
-
-/// Splits an engine id back into outlet and item id.
-fn split_engine_id<'a>(names: &'a [String], engine_id: &'a str) -> (Option<&'a str>, &'a str) {
-    for name in names {
-        if let Some(rest) = engine_id
-            .strip_prefix(name.as_str())
-            .and_then(|r| r.strip_prefix(':'))
-        {
-            return (Some(name.as_str()), rest);
-        }
-    }
-    (None, engine_id)
+    ItemKey::new(outlet, id).engine_id()
 }
 
 fn unix_to_time(secs: i64) -> Option<DateTime<FixedOffset>> {
@@ -1512,13 +1497,13 @@ struct ItemJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     full_text_url: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    dedup: Option<DedupJson<'a>>,
+    dedup: Option<DedupJson>,
 }
 
 #[derive(Serialize)]
-struct DedupJson<'a> {
+struct DedupJson {
     story: String,
-    duplicate_of: Option<OutletId<'a>>,
+    duplicate_of: Option<ItemRef>,
     score: Option<f64>,
     canonical: bool,
     /// Stories this item merged into `story` (omitted when none).
@@ -1526,10 +1511,16 @@ struct DedupJson<'a> {
     merged: Vec<String>,
 }
 
+/// `duplicate_of` in a decision line: `{"outlet": .., "id": ..}`.
 #[derive(Serialize)]
-struct OutletId<'a> {
-    outlet: Option<&'a str>,
-    id: &'a str,
+#[serde(untagged)]
+enum ItemRef {
+    Key(ItemKey),
+    /// An engine id that names no outlet (never made by the poller).
+    Bare {
+        outlet: Option<String>,
+        id: String,
+    },
 }
 
 fn item_json<'a>(
@@ -1556,7 +1547,6 @@ fn round4(x: f32) -> f64 {
 
 /// `kind = "decisions"`: the item plus a `dedup` object.
 fn decision_line(
-    names: &[String],
     outlet: &str,
     item: &FeedItem,
     page: Option<&CachedPage>,
@@ -1566,8 +1556,13 @@ fn decision_line(
     v.dedup = Some(DedupJson {
         story: decision.story.to_string(),
         duplicate_of: decision.duplicate_of.as_deref().map(|eid| {
-            let (outlet, id) = split_engine_id(names, eid);
-            OutletId { outlet, id }
+            match ItemKey::from_engine_id(eid) {
+                Some(key) => ItemRef::Key(key),
+                None => ItemRef::Bare {
+                    outlet: None,
+                    id: eid.to_string(),
+                },
+            }
         }),
         score: decision.score.map(round4),
         canonical: decision.became_canonical,
@@ -1579,7 +1574,6 @@ fn decision_line(
 /// `kind = "stories"`: written when an item starts a story or becomes its canonical version.
 fn story_line(
     engine: &Engine,
-    names: &[String],
     outlet: &str,
     item: &FeedItem,
     page: Option<&CachedPage>,
@@ -1592,7 +1586,9 @@ fn story_line(
             view.copies
                 .iter()
                 .map(|c| {
-                    let (o, id) = split_engine_id(names, &c.id);
+                    let key = ItemKey::from_engine_id(&c.id);
+                    let id = key.as_ref().map_or(c.id.as_str(), |k| k.id.as_str());
+                    let o = key.as_ref().and_then(ItemKey::outlet_name);
                     serde_json::json!({
                         "id": id,
                         "outlet": o.or(c.outlet.as_deref()),
@@ -1621,4 +1617,43 @@ fn story_line(
         copies,
     };
     serde_json::to_vec(&v).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(id: &str, body: &str) -> FeedItem {
+        FeedItem {
+            id: id.to_string(),
+            url: None,
+            title: None,
+            published: None,
+            body: body.to_string(),
+        }
+    }
+
+    /// Outlets "Reuters" and "Reuters:World" whose ids would join to the same text: each item
+    /// keeps its own engine id, and a copy's `duplicate_of` names the right outlet.
+    #[test]
+    fn an_outlet_named_like_another_plus_a_colon_is_not_confused_with_it() {
+        let mut engine = Engine::with_defaults();
+        let text = "Talks between Russia and the United States will start immediately after \
+                    the New Year holidays, Russia's top diplomat announced on Monday in a \
+                    televised interview with the state broadcaster.";
+        let (first, ..) = add_item(&mut engine, "Reuters:World", item("1", text), 100, None);
+        assert!(!first.is_duplicate());
+        let (copy, copy_item, _) =
+            add_item(&mut engine, "Reuters", item("World:1", text), 101, None);
+        assert_eq!(engine.len(), 2, "two articles, not one id seen twice");
+        let line: serde_json::Value =
+            serde_json::from_slice(&decision_line("Reuters", &copy_item, None, &copy))
+                .expect("json");
+        assert_eq!(
+            line["dedup"]["duplicate_of"],
+            serde_json::json!({"outlet": "Reuters:World", "id": "1"})
+        );
+        assert_eq!(line["outlet"], "Reuters");
+        assert_eq!(line["id"], "World:1");
+    }
 }
