@@ -50,6 +50,8 @@ use crate::dedup::Fingerprint;
 use crate::dedup::{Engine, EngineConfig};
 use crate::error::{Error, Result};
 use crate::model::{Article, ArticleMeta, Decision, StoryId};
+use schedule::PollOutcome;
+
 use crate::store::{
     flush_outbox, restore_engine, Batch, Emission, EmissionKind, HostState as StoredHost,
     ItemRecord, Store, StoryMerge,
@@ -741,31 +743,18 @@ impl Poller {
             engine: Duration::ZERO,
             full_text: FullTextCounts::default(),
         };
-        {
-            let st = &mut self.outlets[i].state;
-            st.polls += 1;
-            st.last_poll = Some(now_unix);
-        }
         self.totals.polls += 1;
-        // Failure delay when the fetch or the parse failed; `None` on success.
-        let mut failure: Option<(String, Option<Duration>)> = None;
-        match outcome {
+        let outcome = match outcome {
             FetchOutcome::NotModified { status, max_age } => {
-                report.status = PollStatus::not_modified(status);
-                let st = &mut self.outlets[i].state;
-                if let Some(m) = max_age {
-                    st.hint_secs = Some(st.hint_secs.unwrap_or(0).max(m.as_secs()));
-                }
-                st.failures = 0;
-                st.last_error = None;
                 self.totals.unchanged += 1;
+                PollOutcome::NotModified { status, max_age }
             }
-            FetchOutcome::Failed(f) => {
-                report.status = PollStatus::failed(f.status);
-                failure = Some((f.message, f.retry_after));
-            }
+            FetchOutcome::Failed(f) => PollOutcome::Failed {
+                status: PollStatus::failed(f.status),
+                message: f.message,
+                retry_after: f.retry_after,
+            },
             FetchOutcome::Fresh(fresh) => {
-                report.status = PollStatus::fresh(fresh.status);
                 let base = fresh.final_url.clone();
                 let content_type = fresh.content_type.clone();
                 let body = fresh.body;
@@ -778,11 +767,13 @@ impl Poller {
                     message: format!("the parse task failed: {e}"),
                 })?;
                 match parsed {
-                    Err(e) => {
-                        // Includes "no items": a document with <item>/<entry> elements of
-                        // which none could be read is an error, never "ok, 0 items".
-                        failure = Some((e.to_string(), None));
-                    }
+                    // Includes "no items": a document with <item>/<entry> elements of which
+                    // none could be read is an error, never "ok, 0 items".
+                    Err(e) => PollOutcome::Failed {
+                        status: PollStatus::fresh(fresh.status),
+                        message: e.to_string(),
+                        retry_after: None,
+                    },
                     Ok(feed) => {
                         if feed.repairs != self.outlets[i].repairs {
                             if !feed.repairs.is_empty() {
@@ -799,13 +790,6 @@ impl Poller {
                             debug!(outlet = %name, repairs = %feed.repairs.join("; "), "feed read after repairs");
                         }
                         report.repairs = feed.repairs.clone();
-                        let st = &mut self.outlets[i].state;
-                        st.etag = fresh.validators.etag;
-                        st.last_modified = fresh.validators.last_modified;
-                        let hint = [feed.ttl, fresh.max_age].into_iter().flatten().max();
-                        st.hint_secs = hint.map(|h| h.as_secs());
-                        st.failures = 0;
-                        st.last_error = None;
                         self.totals.fresh += 1;
                         if feed.disambiguated > 0 {
                             debug!(outlet = %name, items = feed.disambiguated, "repeated item ids made unique");
@@ -815,41 +799,33 @@ impl Poller {
                             .await?;
                         report.new = new;
                         report.duplicates = dups;
+                        PollOutcome::Read {
+                            status: fresh.status,
+                            validators: fresh.validators,
+                            hint: [feed.ttl, fresh.max_age].into_iter().flatten().max(),
+                        }
                     }
                 }
             }
-        }
-        let configured = self.outlets[i].cfg.interval;
-        let st = &mut self.outlets[i].state;
-        let base =
-            schedule::base_interval(configured, st.hint_secs.map(Duration::from_secs), &sched);
-        let seed = format!("{name}\u{1f}{}", st.polls);
-        let delay = match &failure {
-            None => schedule::with_jitter(base, sched.jitter, seed.as_bytes()),
-            Some((_, Some(retry_after))) => {
-                st.failures = st.failures.saturating_add(1);
-                (*retry_after).max(sched.min_interval)
-            }
-            Some((_, None)) => {
-                st.failures = st.failures.saturating_add(1);
-                schedule::with_jitter(
-                    schedule::backoff(base, st.failures, &sched),
-                    sched.jitter,
-                    seed.as_bytes(),
-                )
-            }
         };
+        let configured = self.outlets[i].cfg.interval;
+        let applied = schedule::apply(
+            &mut self.outlets[i].state,
+            outcome,
+            configured,
+            &name,
+            &sched,
+            now_unix,
+        );
+        report.status = applied.status;
         let now = Instant::now();
-        self.outlets[i].due = now + delay;
-        let st = &mut self.outlets[i].state;
-        st.next_due = Some(now_unix + delay.as_secs() as i64);
-        if let Some((message, retry_after)) = failure {
+        self.outlets[i].due = now + applied.delay;
+        if let Some(message) = applied.error {
             report.error = Some(message.clone());
-            st.last_error = Some(message.clone());
             self.totals.failed += 1;
-            if let Some(ra) = retry_after {
+            if let Some(block) = applied.block_host {
                 if let Some(gate) = self.hosts.get(&self.outlets[i].host) {
-                    gate.block_until(now + ra.max(sched.min_interval));
+                    gate.block_until(now + block);
                 }
             }
             warn!(
@@ -857,12 +833,11 @@ impl Poller {
                 url = %self.outlets[i].cfg.url,
                 status = %report.status,
                 failures = self.outlets[i].state.failures,
-                retry_in = %humantime::format_duration(Duration::from_secs(delay.as_secs())),
+                retry_in = %humantime::format_duration(Duration::from_secs(applied.delay.as_secs())),
                 error = %message,
                 "poll failed"
             );
         }
-        self.outlets[i].state.last_status = Some(report.status);
         if self.store.is_some() {
             self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
             self.batch.seen_at = now_unix;
