@@ -64,6 +64,7 @@ pub mod error;
 pub mod eval;
 pub mod hash;
 pub mod http;
+pub mod ingest;
 pub mod jsonl;
 pub mod mode;
 pub mod model;
