@@ -226,6 +226,8 @@ pub struct Poller {
     page_fetchers: HashMap<Guard, Fetcher>,
     /// The page cache when there is no store (bounded by [`MEMORY_PAGES`]).
     pages: HashMap<String, CachedPage>,
+    /// Set when a blocking store task panicked and took the store with it.
+    store_lost: bool,
 }
 
 /// Pages the in-memory cache (no store) holds before it starts over.
@@ -313,6 +315,7 @@ impl Poller {
             last_expire: None,
             page_fetchers,
             pages: HashMap::new(),
+            store_lost: false,
         })
     }
 
@@ -382,7 +385,7 @@ impl Poller {
         Ok(poller)
     }
 
-    /// Appends committed outbox lines to the output file (store mode only).
+    /// Appends committed outbox lines to the output file (store mode only; at start-up).
     fn flush_output(&mut self) -> Result<usize> {
         match (self.store.as_mut(), self.output.as_ref()) {
             (Some(store), Some(out)) => flush_outbox(store.as_mut(), &out.path),
@@ -391,16 +394,57 @@ impl Poller {
     }
 
     /// Commits the batch of the poll just handled, then writes its output lines.
-    fn commit_batch(&mut self) -> Result<()> {
+    async fn commit_batch(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.batch);
-        let Some(store) = self.store.as_mut() else {
+        let Some(mut store) = self.store.take() else {
             return Ok(());
         };
-        store.commit(&batch)?;
-        if !batch.lines.is_empty() {
-            self.flush_output()?;
+        let output = self.output.as_ref().map(|o| o.path.clone());
+        // The commit (synchronous=FULL), the outbox append and its fsync block for
+        // milliseconds: they run on the blocking pool, not on a runtime worker.
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = store.commit(&batch).and_then(|()| match &output {
+                Some(path) if !batch.lines.is_empty() => {
+                    flush_outbox(store.as_mut(), path).map(|_| ())
+                }
+                _ => Ok(()),
+            });
+            (store, result)
+        })
+        .await;
+        self.store_back(joined, "the store commit")
+    }
+
+    /// Deletes store records past retention, on the blocking pool.
+    async fn expire_store(&mut self, before: i64) -> Result<()> {
+        let Some(mut store) = self.store.take() else {
+            return Ok(());
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = store.expire(before).map(|_| ());
+            (store, result)
+        })
+        .await;
+        self.store_back(joined, "the store expiry")
+    }
+
+    /// Takes the store back from a blocking task. A task that panicked took the store with
+    /// it: the poller then refuses to run on rather than go on without its store.
+    fn store_back(
+        &mut self,
+        joined: std::result::Result<(Box<dyn Store + Send>, Result<()>), tokio::task::JoinError>,
+        what: &'static str,
+    ) -> Result<()> {
+        match joined {
+            Ok((store, result)) => {
+                self.store = Some(store);
+                result
+            }
+            Err(source) => {
+                self.store_lost = true;
+                Err(Error::Task { what, source })
+            }
         }
-        Ok(())
     }
 
     /// Outlets that are enabled in the config.
@@ -546,6 +590,12 @@ impl Poller {
         shutdown: impl Future<Output = ()>,
         reports: &mut Vec<OutletReport>,
     ) -> Result<CycleTotals> {
+        if self.store_lost {
+            return Err(Error::Store {
+                path: crate::store::store_path(&self.config.store),
+                message: "was lost when a store task failed earlier; start again".to_string(),
+            });
+        }
         tokio::pin!(shutdown);
         let mut tasks: JoinSet<(usize, TaskResult)> = JoinSet::new();
         let mut stopping = false;
@@ -582,7 +632,7 @@ impl Poller {
             }
             if tasks.is_empty() {
                 if self.cycle_started.is_some() {
-                    let t = self.end_cycle()?;
+                    let t = self.end_cycle().await?;
                     run_totals.polls += t.polls;
                     run_totals.fresh += t.fresh;
                     run_totals.unchanged += t.unchanged;
@@ -836,7 +886,7 @@ impl Poller {
                     },
                 ));
             }
-            self.commit_batch()?;
+            self.commit_batch().await?;
         }
         debug!(
             outlet = %name,
@@ -1245,7 +1295,7 @@ impl Poller {
         }
     }
 
-    fn end_cycle(&mut self) -> Result<CycleTotals> {
+    async fn end_cycle(&mut self) -> Result<CycleTotals> {
         if let Some(out) = self.output.as_mut() {
             out.flush()?;
         }
@@ -1261,11 +1311,9 @@ impl Poller {
         let expire_due = self
             .last_expire
             .is_none_or(|at| at.elapsed() >= EXPIRE_EVERY);
-        if expire_due {
-            if let Some(store) = self.store.as_mut() {
-                store.expire(now.saturating_sub(retention))?;
-                self.last_expire = Some(Instant::now());
-            }
+        if expire_due && self.store.is_some() {
+            self.expire_store(now.saturating_sub(retention)).await?;
+            self.last_expire = Some(Instant::now());
         }
         let mut forgotten_stories = 0;
         if let Some(engine) = self.engine.as_mut() {
