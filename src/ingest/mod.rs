@@ -5,7 +5,7 @@
 //! to the store in one transaction (see [`crate::store::Store::commit`]). Nothing here does
 //! I/O: rendering a line that cannot be serialised is an error, never an empty line.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
@@ -15,7 +15,10 @@ use crate::config::OutputKind;
 use crate::dedup::{Engine, Fingerprint};
 use crate::error::{Error, Result};
 use crate::model::{Article, ArticleMeta, Decision, FeedItem, StoryId};
-use crate::store::{Batch, CachedPage, Emission, EmissionKind, ItemKey, ItemRecord, StoryMerge};
+use crate::store::{
+    content_hash, restore_engine, Batch, CachedPage, Emission, EmissionKind, ItemKey, ItemRecord,
+    SeenItem, Snapshot, Store, StoryMerge,
+};
 
 /// An item headed for the engine: the feed item, its first-seen time, its content hash, and
 /// the main text of its page when that was fetched.
@@ -26,6 +29,103 @@ pub struct FreshItem {
     /// Never seen before (as opposed to seen with another body).
     pub new: bool,
     pub page: Option<CachedPage>,
+}
+
+/// The seen filter of one outlet's poll: an item seen before with the same body (xxh3, see
+/// [`crate::store::content_hash`]) only has its `last_seen` moved to `now` and is returned
+/// among the unchanged keys (so the store moves it too); an edited or new item goes to the
+/// engine, an edited one keeping its first-seen time.
+pub fn filter_seen(
+    seen: &mut HashMap<String, SeenItem>,
+    outlet: &str,
+    items: Vec<FeedItem>,
+    now: i64,
+) -> (Vec<FreshItem>, Vec<ItemKey>) {
+    let mut fresh = Vec::new();
+    let mut unchanged = Vec::new();
+    for item in items {
+        let content = content_hash(&item.body);
+        match seen.get_mut(&item.id) {
+            Some(s) if s.content == content => {
+                s.last_seen = now;
+                unchanged.push(ItemKey::new(outlet, &item.id));
+            }
+            Some(s) => {
+                s.content = content;
+                s.last_seen = now;
+                fresh.push(FreshItem {
+                    item,
+                    first_seen: s.first_seen,
+                    content,
+                    new: false,
+                    page: None,
+                });
+            }
+            None => {
+                seen.insert(
+                    item.id.clone(),
+                    SeenItem {
+                        content,
+                        first_seen: now,
+                        last_seen: now,
+                    },
+                );
+                fresh.push(FreshItem {
+                    item,
+                    first_seen: now,
+                    content,
+                    new: true,
+                    page: None,
+                });
+            }
+        }
+    }
+    (fresh, unchanged)
+}
+
+/// How the engine knows stored items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineIds {
+    /// The daemon: [`ItemKey::engine_id`], unique across outlets.
+    Keyed,
+    /// JSON Lines (`dedup --state`): the caller's id as it came.
+    Bare,
+}
+
+/// Resumes from a store, the one start-up path of `run` and `dedup --state`: deletes what is
+/// past retention counted back from `now` (the daemon's wall clock, the stream's latest
+/// time; nothing when `None`), loads the items inside the window before `now`, rebuilds the
+/// engine's index from them and, with `learner`, the boilerplate learner's memory. Returns
+/// the snapshot (emitted stories, items restored) for the caller's own state.
+pub fn resume(
+    store: &mut dyn Store,
+    engine: &mut Engine,
+    now: Option<i64>,
+    ids: EngineIds,
+    learner: bool,
+) -> Result<Snapshot> {
+    let secs = |d: Duration| d.as_secs().min(i64::MAX as u64) as i64;
+    let window = secs(engine.config().dedup.window);
+    let retention = secs(engine.config().dedup.retention);
+    if let Some(now) = now {
+        store.expire(now.saturating_sub(retention))?;
+    }
+    let mut snapshot = store.load(now.unwrap_or(0).saturating_sub(window))?;
+    if ids == EngineIds::Keyed {
+        // The store keys items by outlet and the feed's id; the engine by the two joined.
+        for item in &mut snapshot.items {
+            item.meta.id = ItemKey::of(&item.meta).engine_id();
+        }
+    }
+    restore_engine(engine, &snapshot);
+    if learner {
+        if let Some(memory) = engine.learner_mut() {
+            for (outlet, recent) in std::mem::take(&mut snapshot.learner) {
+                memory.import(&outlet, recent);
+            }
+        }
+    }
+    Ok(snapshot)
 }
 
 /// What [`decide`] made of one poll's fresh items.
@@ -380,6 +480,29 @@ mod tests {
             published: None,
             body: body.to_string(),
         }
+    }
+
+    #[test]
+    fn the_seen_filter_passes_new_and_edited_items_and_touches_unchanged_ones() {
+        let mut seen = HashMap::new();
+        let (fresh, unchanged) =
+            filter_seen(&mut seen, "W", vec![item("1", "a"), item("2", "b")], 100);
+        assert_eq!((fresh.len(), unchanged.len()), (2, 0));
+        assert!(fresh.iter().all(|f| f.new && f.first_seen == 100));
+        let (fresh, unchanged) = filter_seen(
+            &mut seen,
+            "W",
+            vec![item("1", "a"), item("2", "b, edited")],
+            200,
+        );
+        assert_eq!(unchanged, vec![ItemKey::new("W", "1")]);
+        assert_eq!(fresh.len(), 1);
+        assert!(
+            !fresh[0].new && fresh[0].first_seen == 100,
+            "an edit keeps its first-seen time"
+        );
+        assert_eq!(seen["1"].last_seen, 200);
+        assert_eq!(seen["2"].content, content_hash("b, edited"));
     }
 
     /// Outlets "Reuters" and "Reuters:World" whose ids would join to the same text: each item

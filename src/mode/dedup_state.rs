@@ -10,10 +10,11 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::dedup::{Engine, Fingerprint};
+use crate::ingest::{self, EngineIds};
 use crate::model::{ArticleMeta, Decision, StoryId};
 use crate::store::{
-    content_hash, restore_engine, signature_settings, Batch, Emission, EmissionKind, ItemKey,
-    ItemRecord, SqliteStore, Store, StoryMerge,
+    content_hash, signature_settings, Batch, Emission, EmissionKind, ItemKey, ItemRecord,
+    SqliteStore, Store, StoryMerge,
 };
 
 /// Input lines per transaction: large enough that commits cost little, small enough that an
@@ -44,18 +45,16 @@ impl State {
     pub fn open(path: &Path, engine: &mut Engine) -> anyhow::Result<State> {
         let mut store = SqliteStore::open(path)?;
         store.check_settings(&signature_settings(engine.config()))?;
-        let d = &engine.config().dedup;
-        let window = d.window.as_secs().min(i64::MAX as u64) as i64;
-        let retention = d.retention.as_secs().min(i64::MAX as u64) as i64;
+        let retention = engine
+            .config()
+            .dedup
+            .retention
+            .as_secs()
+            .min(i64::MAX as u64) as i64;
+        // The stream's clock: the latest item time stored.
         let clock = store.load(i64::MAX)?.clock;
-        if let Some(clock) = clock {
-            store.expire(clock.saturating_sub(retention))?;
-        }
-        let since = clock.unwrap_or(0).saturating_sub(window);
-        let snapshot = store
-            .load(since)
+        let snapshot = ingest::resume(&mut store, engine, clock, EngineIds::Bare, false)
             .with_context(|| format!("cannot load the state from {}", path.display()))?;
-        restore_engine(engine, &snapshot);
         let mut firsts = HashMap::new();
         for item in &snapshot.items {
             firsts

@@ -41,7 +41,6 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Config, FullTextMode, OutletConfig, OutputKind};
 use crate::dedup::{Engine, EngineConfig};
@@ -51,7 +50,7 @@ use schedule::PollOutcome;
 
 use crate::ingest::{self, engine_id, Decided, FreshItem};
 
-use crate::store::{flush_outbox, restore_engine, Batch, HostState as StoredHost, Store};
+use crate::store::{flush_outbox, Batch, HostState as StoredHost, Store};
 
 pub use crate::store::{
     CachedPage, HostState, ItemKey, OutletId, OutletState, PollState, PollStatus, SeenItem,
@@ -327,21 +326,13 @@ impl Poller {
         let started = std::time::Instant::now();
         let mut engine = Engine::new(EngineConfig::from_config(&config))?;
         let now = schedule::unix_now();
-        let secs = |d: Duration| d.as_secs().min(i64::MAX as u64) as i64;
-        store.expire(now.saturating_sub(secs(config.dedup.retention)))?;
-        let mut snapshot = store.load(now.saturating_sub(secs(config.dedup.window)))?;
-        // The store keys items by outlet and the feed's id; the engine by the two joined.
-        for item in &mut snapshot.items {
-            if let Some(outlet) = &item.meta.outlet {
-                item.meta.id = engine_id(outlet, &item.meta.id);
-            }
-        }
-        restore_engine(&mut engine, &snapshot);
-        if let Some(learner) = engine.learner_mut() {
-            for (outlet, recent) in std::mem::take(&mut snapshot.learner) {
-                learner.import(&outlet, recent);
-            }
-        }
+        let snapshot = ingest::resume(
+            store.as_mut(),
+            &mut engine,
+            Some(now),
+            ingest::EngineIds::Keyed,
+            true,
+        )?;
         let state = store.poll_state()?;
         // Output feeds need the bodies of restored articles; the store keeps each story's
         // canonical item (with its body) as payload.
@@ -914,45 +905,9 @@ impl Poller {
         self.totals.items += items.len() as u64;
         let stored = self.store.is_some();
         let seen = self.seen.outlets.entry(outlet.clone()).or_default();
-        let mut fresh: Vec<FreshItem> = Vec::new();
-        for item in items {
-            let content = xxh3_64(item.body.as_bytes());
-            match seen.get_mut(&item.id) {
-                Some(s) if s.content == content => {
-                    s.last_seen = now_unix;
-                    if stored {
-                        self.batch.seen.push(ItemKey::new(&outlet, &item.id));
-                    }
-                }
-                Some(s) => {
-                    s.content = content;
-                    s.last_seen = now_unix;
-                    fresh.push(FreshItem {
-                        item,
-                        first_seen: s.first_seen,
-                        content,
-                        new: false,
-                        page: None,
-                    });
-                }
-                None => {
-                    seen.insert(
-                        item.id.clone(),
-                        SeenItem {
-                            content,
-                            first_seen: now_unix,
-                            last_seen: now_unix,
-                        },
-                    );
-                    fresh.push(FreshItem {
-                        item,
-                        first_seen: now_unix,
-                        content,
-                        new: true,
-                        page: None,
-                    });
-                }
-            }
+        let (mut fresh, unchanged) = ingest::filter_seen(seen, &outlet, items, now_unix);
+        if stored {
+            self.batch.seen.extend(unchanged);
         }
         if fresh.is_empty() {
             return Ok((0, 0));
