@@ -123,7 +123,7 @@ pub struct StoryView {
 /// One item as the poller hands it to the engine.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeedItem {
-    /// Our id for the item within its outlet (see [`crate::poll::identity`]).
+    /// Our id for the item within its outlet (made by `poll::identity`; `poll` fills this, the engine side reads it).
     pub id: String,
     /// The item's link (`feedburner:origLink` preferred).
     pub url: Option<String>,
