@@ -30,9 +30,7 @@ pub mod repair;
 pub mod schedule;
 
 use std::collections::{HashMap, HashSet};
-use std::fs::File;
 use std::future::Future;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -50,7 +48,7 @@ use schedule::PollOutcome;
 
 use crate::ingest::{self, engine_id, Decided, FreshItem};
 
-use crate::store::{flush_outbox, Batch, HostState as StoredHost, Store};
+use crate::store::{flush_outbox, Batch, HostState as StoredHost, MemoryStore, Store};
 
 pub use crate::store::{
     CachedPage, HostState, ItemKey, OutletId, OutletState, PollState, PollStatus, SeenItem,
@@ -140,58 +138,10 @@ enum TaskResult {
     Deferred,
 }
 
-/// The output file, opened on first write.
+/// Where decision or story lines go (`[output] jsonl`), written from the store's outbox.
 struct Output {
     path: PathBuf,
     kind: OutputKind,
-    writer: Option<BufWriter<File>>,
-}
-
-impl Output {
-    fn write_lines(&mut self, lines: &[Vec<u8>]) -> Result<()> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let io = |action: &'static str, path: &PathBuf| {
-            let path = path.clone();
-            move |source| Error::Io {
-                action,
-                path,
-                source,
-            }
-        };
-        if self.writer.is_none() {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(io("cannot create the directory of", &self.path))?;
-            }
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(io("cannot open for appending", &self.path))?;
-            self.writer = Some(BufWriter::new(file));
-        }
-        if let Some(w) = self.writer.as_mut() {
-            for line in lines {
-                w.write_all(line)
-                    .and_then(|_| w.write_all(b"\n"))
-                    .map_err(io("cannot write to", &self.path))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        if let Some(w) = self.writer.as_mut() {
-            w.flush().map_err(|source| Error::Io {
-                action: "cannot write to",
-                path: self.path.clone(),
-                source,
-            })?;
-        }
-        Ok(())
-    }
 }
 
 /// Called at the end of every cycle with the poller and the reports of that cycle's polls
@@ -214,7 +164,8 @@ pub struct Poller {
     /// Body of every article the engine holds, by engine id, for output feeds.
     bodies: HashMap<String, String>,
     cycle_hook: Option<CycleHook>,
-    /// The store every processed batch commits to; without one, state lives in memory only.
+    /// The store every processed batch commits to: a [`MemoryStore`] unless the caller gave
+    /// one. `None` only while a blocking task holds it (or after such a task panicked).
     store: Option<Box<dyn Store + Send>>,
     /// Stories emitted as new (this run or, with a store, earlier ones inside the window).
     emitted: HashSet<StoryId>,
@@ -223,14 +174,9 @@ pub struct Poller {
     last_expire: Option<Instant>,
     /// Clients for article pages, one per distinct guard among the outlets.
     page_fetchers: HashMap<Guard, Fetcher>,
-    /// The page cache when there is no store (bounded by [`MEMORY_PAGES`]).
-    pages: HashMap<String, CachedPage>,
     /// Set when a blocking store task panicked and took the store with it.
     store_lost: bool,
 }
-
-/// Pages the in-memory cache (no store) holds before it starts over.
-const MEMORY_PAGES: usize = 10_000;
 
 /// How often the daemon deletes records past retention from the store.
 const EXPIRE_EVERY: Duration = Duration::from_secs(3600);
@@ -293,7 +239,6 @@ impl Poller {
         let output = config.output.jsonl.clone().map(|path| Output {
             path,
             kind: config.output.kind,
-            writer: None,
         });
         Ok(Poller {
             global: Arc::new(Semaphore::new(config.fetch.concurrency.get())),
@@ -308,12 +253,11 @@ impl Poller {
             cycle_started: None,
             bodies: HashMap::new(),
             cycle_hook: None,
-            store: None,
+            store: Some(Box::new(MemoryStore::new())),
             emitted: HashSet::new(),
             batch: Batch::default(),
             last_expire: None,
             page_fetchers,
-            pages: HashMap::new(),
             store_lost: false,
         })
     }
@@ -678,9 +622,6 @@ impl Poller {
                 _ = sleep_until_opt(next_due), if next_due.is_some() => {}
             }
         }
-        if let Some(out) = self.output.as_mut() {
-            out.flush()?;
-        }
         Ok(run_totals)
     }
 
@@ -864,21 +805,19 @@ impl Poller {
                 "poll failed"
             );
         }
-        if self.store.is_some() {
-            self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
-            self.batch.seen_at = now_unix;
-            let host = &self.outlets[i].host;
-            if let Some(until) = self.hosts.get(host).and_then(|g| g.blocked_until()) {
-                let left = until.saturating_duration_since(Instant::now()).as_secs() as i64;
-                self.batch.hosts.push((
-                    host.clone(),
-                    StoredHost {
-                        blocked_until: Some(now_unix + left),
-                    },
-                ));
-            }
-            self.commit_batch().await?;
+        self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
+        self.batch.seen_at = now_unix;
+        let host = &self.outlets[i].host;
+        if let Some(until) = self.hosts.get(host).and_then(|g| g.blocked_until()) {
+            let left = until.saturating_duration_since(Instant::now()).as_secs() as i64;
+            self.batch.hosts.push((
+                host.clone(),
+                StoredHost {
+                    blocked_until: Some(now_unix + left),
+                },
+            ));
         }
+        self.commit_batch().await?;
         debug!(
             outlet = %name,
             status = %report.status,
@@ -903,12 +842,9 @@ impl Poller {
         let outlet = self.outlets[i].cfg.name.clone();
         report.items = items.len();
         self.totals.items += items.len() as u64;
-        let stored = self.store.is_some();
         let seen = self.seen.outlets.entry(outlet.clone()).or_default();
         let (mut fresh, unchanged) = ingest::filter_seen(seen, &outlet, items, now_unix);
-        if stored {
-            self.batch.seen.extend(unchanged);
-        }
+        self.batch.seen.extend(unchanged);
         if fresh.is_empty() {
             return Ok((0, 0));
         }
@@ -929,7 +865,7 @@ impl Poller {
                 &outlet,
                 fresh,
                 kind,
-                stored,
+                true,
                 now_unix,
                 display_body,
             );
@@ -954,15 +890,10 @@ impl Poller {
         report.engine = engine_time;
         self.totals.new += n as u64;
         self.totals.duplicates += dups as u64;
-        if stored {
-            self.batch.items.append(&mut batch.items);
-            self.batch.emissions.append(&mut batch.emissions);
-            self.batch.lines.append(&mut batch.lines);
-            self.batch.learner.append(&mut batch.learner);
-        } else if let Some(out) = self.output.as_mut() {
-            let lines: Vec<Vec<u8>> = batch.lines.into_iter().map(String::into_bytes).collect();
-            out.write_lines(&lines)?;
-        }
+        self.batch.items.append(&mut batch.items);
+        self.batch.emissions.append(&mut batch.emissions);
+        self.batch.lines.append(&mut batch.lines);
+        self.batch.learner.append(&mut batch.learner);
         Ok((n, dups))
     }
 
@@ -1224,36 +1155,24 @@ impl Poller {
         counts
     }
 
-    /// A cached page by link: from the store when there is one, else from memory.
+    /// A cached page by link, from the store.
     fn cached_page(&self, url: &str) -> Option<CachedPage> {
-        match self.store.as_ref() {
-            Some(store) => match store.page(url) {
-                Ok(page) => page,
-                Err(e) => {
-                    warn!(url = %url, error = %e, "cannot read the page cache; fetching the page again");
-                    None
-                }
-            },
-            None => self.pages.get(url).cloned(),
+        match self.store.as_ref().map(|store| store.page(url)) {
+            Some(Ok(page)) => page,
+            Some(Err(e)) => {
+                warn!(url = %url, error = %e, "cannot read the page cache; fetching the page again");
+                None
+            }
+            None => None,
         }
     }
 
-    /// Caches a page: in the poll's batch with a store, else in memory.
+    /// Caches a page: in the poll's batch, committed with it.
     fn remember_page(&mut self, page: CachedPage) {
-        if self.store.is_some() {
-            self.batch.pages.push(page);
-        } else {
-            if self.pages.len() >= MEMORY_PAGES {
-                self.pages.clear();
-            }
-            self.pages.insert(page.url.clone(), page);
-        }
+        self.batch.pages.push(page);
     }
 
     async fn end_cycle(&mut self) -> Result<CycleTotals> {
-        if let Some(out) = self.output.as_mut() {
-            out.flush()?;
-        }
         let t = std::mem::take(&mut self.totals);
         let elapsed = self
             .cycle_started

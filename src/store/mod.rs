@@ -29,6 +29,7 @@
 //! in the dedup window (its published time, or the caller's clock when it has none);
 //! `first_seen`/`last_seen` are when the caller saw it, and retention counts from `last_seen`.
 
+mod memory;
 mod outbox;
 mod sqlite;
 mod types;
@@ -43,6 +44,7 @@ use crate::dedup::{pair_score, Engine, EngineConfig, Fingerprint, MatchRule};
 use crate::error::Result;
 use crate::model::{ArticleMeta, Decision, StoryId};
 
+pub use memory::MemoryStore;
 pub use outbox::flush_outbox;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 pub use types::{
