@@ -890,6 +890,7 @@ impl Poller {
         report.engine = engine_time;
         self.totals.new += n as u64;
         self.totals.duplicates += dups as u64;
+        self.batch.merges.append(&mut batch.merges);
         self.batch.items.append(&mut batch.items);
         self.batch.emissions.append(&mut batch.emissions);
         self.batch.lines.append(&mut batch.lines);
