@@ -16,8 +16,12 @@
 //! gave it; it is counted per outlet and logged.
 //!
 //! Concurrency: fetches run as tokio tasks, at most `fetch.concurrency` at once and at most
-//! `fetch.per_host_concurrency` per host. Parsing and the engine run on the blocking pool; the
-//! engine is sequential state, so it moves into one blocking task at a time and back.
+//! `fetch.per_host_concurrency` per host. Parsing, the engine ([`crate::ingest::decide`]) and
+//! the store's commit, outbox write and expiry run on the blocking pool; the engine and the
+//! store are sequential state, so each moves into one blocking task at a time and back.
+//!
+//! What a poll's outcome does to the outlet's state is [`schedule::apply`]; every poll's
+//! batch commits to the store (a [`crate::store::MemoryStore`] unless one was given).
 
 pub mod decode;
 pub mod feed;
