@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use syndedup::store::{
     content_hash, restore_engine, Batch, Emission, EmissionKind, ItemKey, ItemRecord, OutletState,
-    SqliteStore, Store,
+    PollStatus, SqliteStore, Store,
 };
 use syndedup::{Article, Engine, EngineConfig};
 
@@ -135,6 +135,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             time,
             seen_at: time,
             fingerprint: fp,
+            duplicate_of: decision
+                .duplicate_of
+                .as_deref()
+                // The bench's engine ids are bare: which outlet the first copy came from is not kept.
+                .map(|id| ItemKey {
+                    outlet: None,
+                    id: id.to_string(),
+                }),
             decision,
             payload: Some(payload),
         });
@@ -144,7 +152,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 outlet.clone(),
                 OutletState {
                     etag: Some(format!("\"{i}\"")),
-                    last_status: Some("200".to_string()),
+                    last_status: Some(PollStatus::fresh(Some(200))),
                     last_poll: Some(time),
                     next_due: Some(time + 900),
                     polls: commits + 1,

@@ -173,9 +173,21 @@ impl Default for DedupConfig {
 pub enum SignatureScheme {
     /// One permutation hashing with optimal densification: one hash per shingle.
     #[default]
+    #[serde(rename = "oph")]
     Oph,
     /// Classic MinHash with a multiply-shift hash family: one hash per shingle per slot.
+    #[serde(rename = "multiply-shift")]
     MultiplyShift,
+}
+
+impl SignatureScheme {
+    /// The name in the config (`dedup.scheme`), also what a store records.
+    pub fn name(self) -> &'static str {
+        match self {
+            SignatureScheme::Oph => "oph",
+            SignatureScheme::MultiplyShift => "multiply-shift",
+        }
+    }
 }
 
 /// One criterion of the canonical-selection policy.

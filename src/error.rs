@@ -39,6 +39,29 @@ pub enum Error {
     /// The state store failed.
     #[error("store {path}: {message}")]
     Store { path: PathBuf, message: String },
+    /// Output or a stored record could not be rendered as JSON.
+    #[error("cannot serialise {what}")]
+    Serialize {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A task on the blocking pool (parse, engine, store commit) panicked or was cancelled.
+    #[error("{what} failed")]
+    Task {
+        what: &'static str,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    /// A SQLite statement of the state store failed; `action` says what it was doing. The
+    /// message repeats the SQLite error's text, which stays the source.
+    #[error("store {path}: {action}: {source}")]
+    Sqlite {
+        path: PathBuf,
+        action: String,
+        #[source]
+        source: rusqlite::Error,
+    },
 }
 
 /// Result alias for the library.

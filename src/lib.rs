@@ -26,15 +26,23 @@
 //! ## Modules
 //!
 //! - [`config`]: the TOML configuration, defaults and validation.
-//! - [`error`]: the library's error type, with file, line and URL context.
+//! - [`error`]: the library's error type, with file, line and URL context (sources kept).
 //! - [`hash`]: a cheap hasher for maps keyed by hashes.
-//! - [`model`]: plain data passed between stages (`Article`, `Decision`, `StoryView`).
+//! - [`model`]: plain data passed between stages (`Article`, `FeedItem`, `Decision`, `StoryView`).
 //! - [`normalize`]: HTML to text, folding, tokenising, boilerplate.
 //! - [`dedup`]: the pure core: shingles, MinHash, LSH, match rule, merge policy, [`Engine`].
+//! - [`store`]: state behind the narrow [`store::Store`] trait ([`store::SqliteStore`], [`store::MemoryStore`]),
+//!   with its own types: item keys ([`store::ItemKey`], [`store::OutletId`]), per-outlet and
+//!   per-host poll state, [`store::PollStatus`], seen items, cached pages; the outbox writer.
+//! - [`ingest`]: the engine side of ingest, shared by `run` and `dedup --state`: resuming from
+//!   a store, the seen filter, fresh items through the engine into one store batch with its
+//!   output lines.
+//! - [`poll`]: the feed poller behind `syndedup run`: schedules and host gates, fetching and
+//!   parsing, full text, a pure [`poll::schedule::apply`] of each poll's outcome; it hands
+//!   fresh items to [`ingest`] and commits the batch off the async runtime.
 //! - [`emit`]: cleaned output feeds (Atom, RSS, JSON Feed) and atomic file writing.
 //! - [`http`]: the read-only HTTP service (feeds, stories API, health, metrics, status page).
 //! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.
-//! - [`poll`]: the feed poller behind `syndedup run`: fetching, item identity, schedules.
 //! - [`mode`]: one module per subcommand of the `syndedup` binary: the command line's layer,
 //!   not library API. It sits on top: it may import every other module, and no other module
 //!   imports it (`tests/layering.rs` checks this).
@@ -42,7 +50,12 @@
 //!   stories, the HTTP API), pinned by the golden files in `tests/golden/`.
 //! - [`eval`]: clustering quality metrics (pairwise P/R/F1, adjusted Rand index); [`synth`]: the
 //!   seeded synthetic corpus with known truth that `syndedup bench` runs on.
-//! - [`store`]: persistent state in SQLite behind the narrow [`store::Store`] trait.
+//!
+//! Layers: a module imports only modules to its right; nothing imports `mode`, and the store
+//! imports none of `poll`, `ingest`, `http`, `wire` (`tests/layering.rs` checks both).
+//! `mode` → `http` → `poll` → `ingest` → `wire` → `store` → `emit` → `dedup` → `normalize` →
+//! `model`, `config`, `error`, `hash` (`jsonl` and `eval` sit on `wire`, `model` and `dedup`
+//! for `syndedup dedup` and `eval`).
 //!
 //! ## Using the engine from Rust
 //!
@@ -68,6 +81,7 @@ pub mod error;
 pub mod eval;
 pub mod hash;
 pub mod http;
+pub mod ingest;
 pub mod jsonl;
 #[doc(hidden)]
 pub mod mode;

@@ -65,3 +65,43 @@ fn no_library_module_imports_the_subcommands() {
         offenders.join("\n")
     );
 }
+
+/// `crate::<module>` or `super::<module>` as a whole path segment.
+fn imports(code: &str, module: &str) -> bool {
+    [format!("crate::{module}"), format!("super::{module}")]
+        .iter()
+        .any(|p| {
+            code.match_indices(p.as_str()).any(|(i, _)| {
+                !code[i + p.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            })
+        })
+}
+
+/// The store owns its types and sits below the poller, ingest, the HTTP layer and the wire
+/// shapes: it imports none of them (nor `mode`).
+#[test]
+fn the_store_imports_nothing_above_it() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    let mut offenders = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (i, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for module in ["poll", "ingest", "http", "wire", "mode"] {
+                if imports(code, module) {
+                    offenders.push(format!("{}:{}: {}", file.display(), i + 1, line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "store modules importing a layer above:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -229,9 +229,11 @@ fn run_once_table_shows_repairs_and_the_no_items_error() {
         text.push_str(&format!("[[outlet]]\nname = {name:?}\nurl = {url:?}\n"));
     }
     std::fs::write(&cfg, text).expect("config");
+    // No [store] path: the store goes under XDG_DATA_HOME, which must be this test's own.
     let out = Command::new(BIN)
         .args(["run", "--once", "--config"])
         .arg(&cfg)
+        .env("XDG_DATA_HOME", dir.path())
         .output()
         .expect("run the binary");
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use syndedup::dedup::Fingerprint;
 use syndedup::store::{
     content_hash, restore_engine, Batch, Emission, EmissionKind, HostState, ItemKey, ItemRecord,
-    OutletState, PollState, SqliteStore, Store, StoryQuery,
+    OutletState, PollState, PollStatus, SqliteStore, Store, StoryQuery,
 };
 use syndedup::{Article, ArticleMeta, Decision, Engine, EngineConfig, StoryId};
 
@@ -57,6 +57,7 @@ fn decide(engine: &mut Engine, a: &Article) -> ItemRecord {
         seen_at: time,
         fingerprint: fp,
         decision,
+        duplicate_of: None,
         payload: Some(format!("{{\"id\":\"{}\"}}", a.meta.id)),
     }
 }
@@ -79,7 +80,7 @@ fn outlet_state(name: &str) -> (String, OutletState) {
             hint_secs: Some(600),
             next_due: Some(T0 + 900),
             last_poll: Some(T0),
-            last_status: Some("503".to_string()),
+            last_status: Some(PollStatus::failed(Some(503))),
             last_error: Some("HTTP 503 Service Unavailable".to_string()),
             polls: 12,
         },
@@ -415,6 +416,7 @@ fn an_edited_item_that_moves_leaves_no_empty_story() {
             became_canonical: true,
             merged: Vec::new(),
         },
+        duplicate_of: None,
         payload: None,
     };
     store

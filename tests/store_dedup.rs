@@ -454,3 +454,56 @@ fn the_default_store_lives_in_the_xdg_data_dir() {
         "{stderr}"
     );
 }
+
+/// The store keeps `duplicate_of` as an item key (outlet and id) as `run` does, also across
+/// runs and for outlets whose names prefix each other; `--emit annotate` still shows the id.
+#[test]
+fn the_state_stores_duplicate_of_as_an_item_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("state.db");
+    let db_arg = db.to_str().expect("path");
+    let first = [
+        line("a1", "Reuters:World", "2024-03-01T10:00:00Z", TALKS),
+        line("r1", "Wire", "2024-03-01T10:30:00Z", RATES),
+        line(
+            "r2",
+            "Paper",
+            "2024-03-01T11:00:00Z",
+            &format!("{RATES} Read more on our site."),
+        ),
+    ]
+    .join("\n");
+    let (out, _) = ok(&["dedup", "--state", db_arg, "--emit", "annotate"], &first);
+    assert_eq!(
+        out[2]["dedup"]["duplicate_of"], "r1",
+        "annotate keeps the bare id"
+    );
+    // A later run: the story's first item comes from the store.
+    let second = line(
+        "a1",
+        "Reuters",
+        "2024-03-01T12:00:00Z",
+        &format!("{TALKS} Read more on our site."),
+    );
+    let (out, _) = ok(&["dedup", "--state", db_arg, "--emit", "annotate"], &second);
+    assert_eq!(out[0]["dedup"]["duplicate_of"], "a1");
+    let conn = rusqlite::Connection::open(&db).expect("open");
+    let stored = |outlet: &str, id: &str| -> Option<serde_json::Value> {
+        conn.query_row(
+            "SELECT duplicate_of FROM item WHERE outlet = ?1 AND item_id = ?2",
+            [outlet, id],
+            |r| r.get::<_, Option<String>>(0),
+        )
+        .expect("row")
+        .map(|s| serde_json::from_str(&s).expect("a JSON key"))
+    };
+    assert_eq!(stored("Reuters:World", "a1"), None);
+    assert_eq!(
+        stored("Paper", "r2"),
+        Some(serde_json::json!({"outlet": "Wire", "id": "r1"}))
+    );
+    assert_eq!(
+        stored("Reuters", "a1"),
+        Some(serde_json::json!({"outlet": "Reuters:World", "id": "a1"}))
+    );
+}

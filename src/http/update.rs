@@ -14,7 +14,7 @@ use crate::config::Config;
 use crate::emit::{self, ContentLookup};
 use crate::model::{ArticleMeta, StoryView};
 use crate::poll::{FullTextCounts, OutletReport, OutletState, Poller};
-use crate::store::{OutletCounters, Store, StoredStory, StoryQuery};
+use crate::store::{OutletCounters, PollStatus, Store, StoredStory, StoryQuery};
 
 use super::metrics::PollResult;
 use super::state::{write, OutletStatus, SharedState, StoryRecord};
@@ -24,8 +24,8 @@ fn unix(secs: i64) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp(secs, 0)
 }
 
-/// How a poll ended, for metrics and the status page, from the poller's status text.
-pub fn poll_result(status: &str, error: Option<&str>) -> PollResult {
+/// How a poll ended, for metrics and the status page, from the poller's status.
+pub fn poll_result(status: PollStatus, error: Option<&str>) -> PollResult {
     PollResult::from_status(status, error)
 }
 
@@ -106,7 +106,7 @@ impl Publisher {
         for r in reports {
             let st = poller.outlet_state(&r.outlet);
             let at = st.and_then(|st| st.last_poll).and_then(unix).unwrap_or(now);
-            let result = poll_result(&r.status, r.error.as_deref());
+            let result = poll_result(r.status, r.error.as_deref());
             s.record_poll(
                 &r.outlet,
                 result,
@@ -149,8 +149,8 @@ impl Publisher {
 fn item_json(meta: &ArticleMeta, bodies: &HashMap<String, String>) -> Value {
     let (outlet, id) = split_id(meta.outlet.as_deref(), &meta.id);
     let item = crate::wire::Item {
-        id,
-        outlet,
+        id: &id,
+        outlet: outlet.as_deref(),
         url: meta.url.as_deref(),
         title: meta.title.as_deref(),
         published: meta.published,
@@ -162,13 +162,13 @@ fn item_json(meta: &ArticleMeta, bodies: &HashMap<String, String>) -> Value {
     serde_json::to_value(item).unwrap_or(Value::Null)
 }
 
-/// Engine ids are `<outlet>:<item id>`; the API shows the item id as the feed gave it.
-fn split_id<'a>(outlet: Option<&'a str>, id: &'a str) -> (Option<&'a str>, &'a str) {
-    let bare = outlet
-        .and_then(|o| id.strip_prefix(o))
-        .and_then(|rest| rest.strip_prefix(':'))
-        .unwrap_or(id);
-    (outlet, bare)
+/// Engine ids are item keys ([`crate::store::ItemKey::engine_id`]); the API shows the item id
+/// as the feed gave it.
+fn split_id(outlet: Option<&str>, id: &str) -> (Option<String>, String) {
+    match crate::store::ItemKey::from_engine_id(id) {
+        Some(key) if key.outlet_name() == outlet => (outlet.map(str::to_string), key.id),
+        _ => (outlet.map(str::to_string), id.to_string()),
+    }
 }
 
 fn api_view(mut view: StoryView) -> StoryView {
@@ -204,7 +204,11 @@ impl ContentLookup for StoreContent<'_> {
 
 /// Key of a stored item in feed views: outlet and id, as the daemon's engine ids.
 fn feed_key(meta: &ArticleMeta) -> String {
-    format!("{}:{}", meta.outlet.as_deref().unwrap_or(""), meta.id)
+    match &meta.outlet {
+        Some(_) => crate::store::ItemKey::of(meta).engine_id(),
+        // What the daemon's engine ids never are; kept as the key always was.
+        None => format!(":{}", meta.id),
+    }
 }
 
 /// What the store holds, as the HTTP service shows it.
@@ -344,7 +348,6 @@ fn outlet_status(name: &str, st: &OutletState) -> OutletStatus {
     row.error = st.last_error.clone();
     row.result = st
         .last_status
-        .as_deref()
         .map(|s| poll_result(s, st.last_error.as_deref()));
     row
 }

@@ -10,10 +10,11 @@ use std::path::Path;
 use anyhow::Context;
 
 use crate::dedup::{Engine, Fingerprint};
+use crate::ingest::{self, EngineIds};
 use crate::model::{ArticleMeta, Decision, StoryId};
 use crate::store::{
-    content_hash, restore_engine, signature_settings, Batch, Emission, EmissionKind, ItemKey,
-    ItemRecord, SqliteStore, Store, StoryMerge,
+    content_hash, signature_settings, Batch, Emission, EmissionKind, ItemKey, ItemRecord,
+    SqliteStore, Store, StoryMerge,
 };
 
 /// Input lines per transaction: large enough that commits cost little, small enough that an
@@ -33,6 +34,9 @@ pub struct State {
     touched: Vec<StoryId>,
     touched_set: HashSet<StoryId>,
     retention: i64,
+    /// The first item of each story, by key: a decision names its story's first article by
+    /// its bare id (`duplicate_of`), and the store keeps that as a key with its outlet.
+    firsts: HashMap<StoryId, ItemKey>,
 }
 
 impl State {
@@ -41,18 +45,22 @@ impl State {
     pub fn open(path: &Path, engine: &mut Engine) -> anyhow::Result<State> {
         let mut store = SqliteStore::open(path)?;
         store.check_settings(&signature_settings(engine.config()))?;
-        let d = &engine.config().dedup;
-        let window = d.window.as_secs().min(i64::MAX as u64) as i64;
-        let retention = d.retention.as_secs().min(i64::MAX as u64) as i64;
+        let retention = engine
+            .config()
+            .dedup
+            .retention
+            .as_secs()
+            .min(i64::MAX as u64) as i64;
+        // The stream's clock: the latest item time stored.
         let clock = store.load(i64::MAX)?.clock;
-        if let Some(clock) = clock {
-            store.expire(clock.saturating_sub(retention))?;
-        }
-        let since = clock.unwrap_or(0).saturating_sub(window);
-        let snapshot = store
-            .load(since)
+        let snapshot = ingest::resume(&mut store, engine, clock, EngineIds::Bare, false)
             .with_context(|| format!("cannot load the state from {}", path.display()))?;
-        restore_engine(engine, &snapshot);
+        let mut firsts = HashMap::new();
+        for item in &snapshot.items {
+            firsts
+                .entry(engine.resolve(item.story))
+                .or_insert_with(|| ItemKey::of(&item.meta));
+        }
         tracing::info!(path = %path.display(), items = snapshot.items.len(), stories = engine.story_count(), "state restored");
         Ok(State {
             store,
@@ -63,6 +71,7 @@ impl State {
             touched: Vec::new(),
             touched_set: HashSet::new(),
             retention,
+            firsts,
         })
     }
 
@@ -94,7 +103,12 @@ impl State {
         decision: &Decision,
         raw: &[u8],
     ) {
-        self.pending.insert(ItemKey::of(meta), hash);
+        let key = ItemKey::of(meta);
+        let duplicate_of = self.duplicate_key(meta, decision);
+        if decision.duplicate_of.is_none() {
+            self.firsts.insert(decision.story, key.clone());
+        }
+        self.pending.insert(key, hash);
         if self.touched_set.insert(decision.story) {
             self.touched.push(decision.story);
         }
@@ -112,8 +126,32 @@ impl State {
             seen_at: clock,
             fingerprint: fingerprint.clone(),
             decision: decision.clone(),
+            duplicate_of,
             payload: Some(String::from_utf8_lossy(raw).into_owned()),
         });
+    }
+
+    /// The key of the item a decision names as its story's first: the first item recorded
+    /// for the story (or for a story it merged), when its id is the one named. When the
+    /// engine's first member changed otherwise (it expired), the outlet is not known here:
+    /// the key then carries the id alone.
+    fn duplicate_key(&mut self, meta: &ArticleMeta, decision: &Decision) -> Option<ItemKey> {
+        let id = decision.duplicate_of.as_deref()?;
+        let found = std::iter::once(&decision.story)
+            .chain(&decision.merged)
+            .filter_map(|s| self.firsts.get(s))
+            .find(|k| k.id == id)
+            .cloned();
+        if let Some(key) = &found {
+            self.firsts.insert(decision.story, key.clone());
+        }
+        Some(found.unwrap_or_else(|| {
+            tracing::debug!(item = %meta.id, duplicate_of = id, "the outlet of the story's first item is not known");
+            ItemKey {
+                outlet: None,
+                id: id.to_string(),
+            }
+        }))
     }
 
     /// True (and recorded) when a story was not emitted before: `--emit unique` writes it.

@@ -174,7 +174,7 @@ pub fn render_table(reports: &[OutletReport]) -> String {
             let full_text = r.full_text.summary();
             [
                 r.outlet.clone(),
-                r.status.clone(),
+                r.status.to_string(),
                 r.items.to_string(),
                 r.new.to_string(),
                 r.duplicates.to_string(),
@@ -235,7 +235,7 @@ mod tests {
     fn the_table_shows_full_text_counts() {
         let row = |outlet: &str, full_text: FullTextCounts| OutletReport {
             outlet: outlet.to_string(),
-            status: "200".to_string(),
+            status: crate::poll::PollStatus::fresh(Some(200)),
             error: None,
             items: 3,
             new: 3,

@@ -15,20 +15,7 @@ use super::generic;
 use super::identity::{disambiguate, item_id, IdParts};
 use super::repair;
 
-/// One item as the poller hands it to the engine.
-#[derive(Debug, Clone, PartialEq)]
-pub struct FeedItem {
-    /// Our id for the item within its outlet (see [`super::identity`]).
-    pub id: String,
-    /// The item's link (`feedburner:origLink` preferred).
-    pub url: Option<String>,
-    pub title: Option<String>,
-    /// Published (or else updated) date from the feed; `None` when the feed gave none.
-    pub published: Option<DateTime<FixedOffset>>,
-    /// Full content when the feed has it (`content:encoded`, Atom content), else the summary.
-    /// HTML as given; the engine's normaliser turns it into text.
-    pub body: String,
-}
+pub use crate::model::FeedItem;
 
 /// A parsed feed document.
 #[derive(Debug, Clone, Default)]

@@ -10,20 +10,7 @@ use serde::Serialize;
 use crate::config::FullTextMode;
 use crate::normalize::html::{html_to_text, looks_like_html};
 
-/// A page's main text as the cache keeps it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedPage {
-    /// The item's link (the cache key).
-    pub url: String,
-    /// The URL after redirects.
-    pub final_url: String,
-    /// Unix seconds of the fetch.
-    pub fetched_at: i64,
-    pub etag: Option<String>,
-    pub last_modified: Option<String>,
-    /// The extracted main text as simple HTML (paragraphs kept), not yet sanitised.
-    pub html: String,
-}
+pub use crate::store::CachedPage;
 
 /// What full text did for one outlet: per poll in [`super::OutletReport`], summed over the
 /// run in [`super::Poller::full_text_counts`].

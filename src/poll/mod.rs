@@ -16,8 +16,12 @@
 //! gave it; it is counted per outlet and logged.
 //!
 //! Concurrency: fetches run as tokio tasks, at most `fetch.concurrency` at once and at most
-//! `fetch.per_host_concurrency` per host. Parsing and the engine run on the blocking pool; the
-//! engine is sequential state, so it moves into one blocking task at a time and back.
+//! `fetch.per_host_concurrency` per host. Parsing, the engine ([`crate::ingest::decide`]) and
+//! the store's commit, outbox write and expiry run on the blocking pool; the engine and the
+//! store are sequential state, so each moves into one blocking task at a time and back.
+//!
+//! What a poll's outcome does to the outlet's state is [`schedule::apply`]; every poll's
+//! batch commits to the store (a [`crate::store::MemoryStore`] unless one was given).
 
 pub mod decode;
 pub mod feed;
@@ -29,95 +33,44 @@ pub mod identity;
 pub mod repair;
 pub mod schedule;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fs::File;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{DateTime, FixedOffset, TimeZone, Utc};
-use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
-use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{Config, FullTextMode, OutletConfig, OutputKind};
-use crate::dedup::Fingerprint;
 use crate::dedup::{Engine, EngineConfig};
 use crate::error::{Error, Result};
-use crate::model::{Article, ArticleMeta, Decision, StoryId};
-use crate::store::{
-    flush_outbox, restore_engine, Batch, Emission, EmissionKind, HostState as StoredHost, ItemKey,
-    ItemRecord, Store, StoryMerge,
-};
-use crate::wire;
+use crate::model::StoryId;
+use schedule::PollOutcome;
 
+use crate::ingest::{self, engine_id, Decided, FreshItem};
+
+use crate::store::{flush_outbox, Batch, HostState as StoredHost, MemoryStore, Store};
+
+pub use crate::store::{
+    CachedPage, HostState, ItemKey, OutletId, OutletState, PollState, PollStatus, SeenItem,
+    SeenItems,
+};
 pub use feed::{parse_feed, parse_feed_with, repairs_note, FeedItem, ParseError, ParsedFeed};
 pub use fetch::{FetchOutcome, Fetcher, Source, Validators};
-pub use fulltext::{CachedPage, FullTextCounts};
+pub use fulltext::FullTextCounts;
 pub use guard::Guard;
-pub use schedule::{HostState, OutletState};
-
-/// One item the poller has seen, per outlet and item id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SeenItem {
-    /// xxh3 of the body: a changed body is processed again, an edited title alone is not.
-    pub content: u64,
-    /// Unix seconds; stands in for `published` when the feed gives no date.
-    pub first_seen: i64,
-    /// Unix seconds of the last poll that listed the item; old entries are forgotten.
-    pub last_seen: i64,
-}
-
-/// The "seen items" set: outlet name to item id to [`SeenItem`]. A store persists it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SeenItems {
-    pub outlets: BTreeMap<String, HashMap<String, SeenItem>>,
-}
-
-impl SeenItems {
-    pub fn get(&self, outlet: &str, id: &str) -> Option<&SeenItem> {
-        self.outlets.get(outlet).and_then(|m| m.get(id))
-    }
-
-    pub fn len(&self) -> usize {
-        self.outlets.values().map(HashMap::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Forgets items no poll has listed since `before` (Unix seconds).
-    pub fn expire(&mut self, before: i64) -> usize {
-        let mut dropped = 0;
-        for items in self.outlets.values_mut() {
-            let n = items.len();
-            items.retain(|_, s| s.last_seen >= before);
-            dropped += n - items.len();
-        }
-        dropped
-    }
-}
-
-/// Everything the poller knows between runs; a store saves and restores it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct PollState {
-    pub outlets: BTreeMap<String, OutletState>,
-    pub hosts: BTreeMap<String, HostState>,
-    pub seen: SeenItems,
-}
 
 /// What one poll of one outlet gave: a row of the `run --once` table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutletReport {
     pub outlet: String,
-    /// The HTTP status ("200", "304"), "file" or "unchanged" for local files, or "error".
-    pub status: String,
+    /// How the fetch ended: shown as the HTTP status ("200", "304"), "file" or "unchanged"
+    /// for local files, or "error". A feed that was fetched but could not be read keeps the
+    /// fetch's status; `error` says what went wrong.
+    pub status: PollStatus,
     pub error: Option<String>,
     /// What was repaired to read the document (see [`ParsedFeed::repairs`]); empty when it
     /// was clean or was not read.
@@ -141,7 +94,7 @@ impl OutletReport {
     pub fn tally(&self) -> crate::store::PollTally {
         crate::store::PollTally {
             outlet: self.outlet.clone(),
-            result: crate::store::PollResult::from_status(&self.status, self.error.as_deref()),
+            result: crate::store::PollResult::from_status(self.status, self.error.as_deref()),
             fetch: self.elapsed,
             items: self.items as u64,
             new: self.new as u64,
@@ -206,58 +159,10 @@ enum TaskResult {
     Deferred,
 }
 
-/// The output file, opened on first write.
+/// Where decision or story lines go (`[output] jsonl`), written from the store's outbox.
 struct Output {
     path: PathBuf,
     kind: OutputKind,
-    writer: Option<BufWriter<File>>,
-}
-
-impl Output {
-    fn write_lines(&mut self, lines: &[Vec<u8>]) -> Result<()> {
-        if lines.is_empty() {
-            return Ok(());
-        }
-        let io = |action: &'static str, path: &PathBuf| {
-            let path = path.clone();
-            move |source| Error::Io {
-                action,
-                path,
-                source,
-            }
-        };
-        if self.writer.is_none() {
-            if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
-                    .map_err(io("cannot create the directory of", &self.path))?;
-            }
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .map_err(io("cannot open for appending", &self.path))?;
-            self.writer = Some(BufWriter::new(file));
-        }
-        if let Some(w) = self.writer.as_mut() {
-            for line in lines {
-                w.write_all(line)
-                    .and_then(|_| w.write_all(b"\n"))
-                    .map_err(io("cannot write to", &self.path))?;
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<()> {
-        if let Some(w) = self.writer.as_mut() {
-            w.flush().map_err(|source| Error::Io {
-                action: "cannot write to",
-                path: self.path.clone(),
-                source,
-            })?;
-        }
-        Ok(())
-    }
 }
 
 /// Called at the end of every cycle with the poller and the reports of that cycle's polls
@@ -280,7 +185,8 @@ pub struct Poller {
     /// Body of every article the engine holds, by engine id, for output feeds.
     bodies: HashMap<String, String>,
     cycle_hook: Option<CycleHook>,
-    /// The store every processed batch commits to; without one, state lives in memory only.
+    /// The store every processed batch commits to: a [`MemoryStore`] unless the caller gave
+    /// one. `None` only while a blocking task holds it (or after such a task panicked).
     store: Option<Box<dyn Store + Send>>,
     /// Stories emitted as new (this run or, with a store, earlier ones inside the window).
     emitted: HashSet<StoryId>,
@@ -289,22 +195,8 @@ pub struct Poller {
     last_expire: Option<Instant>,
     /// Clients for article pages, one per distinct guard among the outlets.
     page_fetchers: HashMap<Guard, Fetcher>,
-    /// The page cache when there is no store (bounded by [`MEMORY_PAGES`]).
-    pages: HashMap<String, CachedPage>,
-}
-
-/// Pages the in-memory cache (no store) holds before it starts over.
-const MEMORY_PAGES: usize = 10_000;
-
-/// An item headed for the engine: the feed item, its first-seen time, its content hash, and
-/// the main text of its page when that was fetched.
-struct FreshItem {
-    item: FeedItem,
-    first_seen: i64,
-    content: u64,
-    /// Never seen before (as opposed to seen with another body).
-    new: bool,
-    page: Option<CachedPage>,
+    /// Set when a blocking store task panicked and took the store with it.
+    store_lost: bool,
 }
 
 /// How often the daemon deletes records past retention from the store.
@@ -368,7 +260,6 @@ impl Poller {
         let output = config.output.jsonl.clone().map(|path| Output {
             path,
             kind: config.output.kind,
-            writer: None,
         });
         Ok(Poller {
             global: Arc::new(Semaphore::new(config.fetch.concurrency.get())),
@@ -383,12 +274,12 @@ impl Poller {
             cycle_started: None,
             bodies: HashMap::new(),
             cycle_hook: None,
-            store: None,
+            store: Some(Box::new(MemoryStore::new())),
             emitted: HashSet::new(),
             batch: Batch::default(),
             last_expire: None,
             page_fetchers,
-            pages: HashMap::new(),
+            store_lost: false,
         })
     }
 
@@ -400,21 +291,13 @@ impl Poller {
         let started = std::time::Instant::now();
         let mut engine = Engine::new(EngineConfig::from_config(&config))?;
         let now = schedule::unix_now();
-        let secs = |d: Duration| d.as_secs().min(i64::MAX as u64) as i64;
-        store.expire(now.saturating_sub(secs(config.dedup.retention)))?;
-        let mut snapshot = store.load(now.saturating_sub(secs(config.dedup.window)))?;
-        // The store keys items by outlet and the feed's id; the engine by the two joined.
-        for item in &mut snapshot.items {
-            if let Some(outlet) = &item.meta.outlet {
-                item.meta.id = engine_id(outlet, &item.meta.id);
-            }
-        }
-        restore_engine(&mut engine, &snapshot);
-        if let Some(learner) = engine.learner_mut() {
-            for (outlet, recent) in std::mem::take(&mut snapshot.learner) {
-                learner.import(&outlet, recent);
-            }
-        }
+        let snapshot = ingest::resume(
+            store.as_mut(),
+            &mut engine,
+            Some(now),
+            ingest::EngineIds::Keyed,
+            true,
+        )?;
         let state = store.poll_state()?;
         // Output feeds need the bodies of restored articles; the store keeps each story's
         // canonical item (with its body) as payload.
@@ -458,7 +341,7 @@ impl Poller {
         Ok(poller)
     }
 
-    /// Appends committed outbox lines to the output file (store mode only).
+    /// Appends committed outbox lines to the output file (store mode only; at start-up).
     fn flush_output(&mut self) -> Result<usize> {
         match (self.store.as_mut(), self.output.as_ref()) {
             (Some(store), Some(out)) => flush_outbox(store.as_mut(), &out.path),
@@ -467,16 +350,57 @@ impl Poller {
     }
 
     /// Commits the batch of the poll just handled, then writes its output lines.
-    fn commit_batch(&mut self) -> Result<()> {
+    async fn commit_batch(&mut self) -> Result<()> {
         let batch = std::mem::take(&mut self.batch);
-        let Some(store) = self.store.as_mut() else {
+        let Some(mut store) = self.store.take() else {
             return Ok(());
         };
-        store.commit(&batch)?;
-        if !batch.lines.is_empty() {
-            self.flush_output()?;
+        let output = self.output.as_ref().map(|o| o.path.clone());
+        // The commit (synchronous=FULL), the outbox append and its fsync block for
+        // milliseconds: they run on the blocking pool, not on a runtime worker.
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = store.commit(&batch).and_then(|()| match &output {
+                Some(path) if !batch.lines.is_empty() => {
+                    flush_outbox(store.as_mut(), path).map(|_| ())
+                }
+                _ => Ok(()),
+            });
+            (store, result)
+        })
+        .await;
+        self.store_back(joined, "the store commit")
+    }
+
+    /// Deletes store records past retention, on the blocking pool.
+    async fn expire_store(&mut self, before: i64) -> Result<()> {
+        let Some(mut store) = self.store.take() else {
+            return Ok(());
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let result = store.expire(before).map(|_| ());
+            (store, result)
+        })
+        .await;
+        self.store_back(joined, "the store expiry")
+    }
+
+    /// Takes the store back from a blocking task. A task that panicked took the store with
+    /// it: the poller then refuses to run on rather than go on without its store.
+    fn store_back(
+        &mut self,
+        joined: std::result::Result<(Box<dyn Store + Send>, Result<()>), tokio::task::JoinError>,
+        what: &'static str,
+    ) -> Result<()> {
+        match joined {
+            Ok((store, result)) => {
+                self.store = Some(store);
+                result
+            }
+            Err(source) => {
+                self.store_lost = true;
+                Err(Error::Task { what, source })
+            }
         }
-        Ok(())
     }
 
     /// Outlets that are enabled in the config.
@@ -622,6 +546,12 @@ impl Poller {
         shutdown: impl Future<Output = ()>,
         reports: &mut Vec<OutletReport>,
     ) -> Result<CycleTotals> {
+        if self.store_lost {
+            return Err(Error::Store {
+                path: crate::store::store_path(&self.config.store),
+                message: "was lost when a store task failed earlier; start again".to_string(),
+            });
+        }
         tokio::pin!(shutdown);
         let mut tasks: JoinSet<(usize, TaskResult)> = JoinSet::new();
         let mut stopping = false;
@@ -658,7 +588,7 @@ impl Poller {
             }
             if tasks.is_empty() {
                 if self.cycle_started.is_some() {
-                    let t = self.end_cycle()?;
+                    let t = self.end_cycle().await?;
                     run_totals.polls += t.polls;
                     run_totals.fresh += t.fresh;
                     run_totals.unchanged += t.unchanged;
@@ -713,9 +643,6 @@ impl Poller {
                 _ = sleep_until_opt(next_due), if next_due.is_some() => {}
             }
         }
-        if let Some(out) = self.output.as_mut() {
-            out.flush()?;
-        }
         Ok(run_totals)
     }
 
@@ -732,7 +659,7 @@ impl Poller {
             Err(e) => {
                 return Some(OutletReport {
                     outlet: o.cfg.name.clone(),
-                    status: "error".to_string(),
+                    status: PollStatus::Failed(None),
                     error: Some(e.clone()),
                     repairs: Vec::new(),
                     items: 0,
@@ -794,7 +721,7 @@ impl Poller {
         let name = self.outlets[i].cfg.name.clone();
         let mut report = OutletReport {
             outlet: name.clone(),
-            status: String::new(),
+            status: PollStatus::Failed(None),
             error: None,
             repairs: Vec::new(),
             items: 0,
@@ -804,31 +731,18 @@ impl Poller {
             engine: Duration::ZERO,
             full_text: FullTextCounts::default(),
         };
-        {
-            let st = &mut self.outlets[i].state;
-            st.polls += 1;
-            st.last_poll = Some(now_unix);
-        }
         self.totals.polls += 1;
-        // Failure delay when the fetch or the parse failed; `None` on success.
-        let mut failure: Option<(String, Option<Duration>)> = None;
-        match outcome {
+        let outcome = match outcome {
             FetchOutcome::NotModified { status, max_age } => {
-                report.status = status.map_or("unchanged".to_string(), |s| s.to_string());
-                let st = &mut self.outlets[i].state;
-                if let Some(m) = max_age {
-                    st.hint_secs = Some(st.hint_secs.unwrap_or(0).max(m.as_secs()));
-                }
-                st.failures = 0;
-                st.last_error = None;
                 self.totals.unchanged += 1;
+                PollOutcome::NotModified { status, max_age }
             }
-            FetchOutcome::Failed(f) => {
-                report.status = f.status.map_or("error".to_string(), |s| s.to_string());
-                failure = Some((f.message, f.retry_after));
-            }
+            FetchOutcome::Failed(f) => PollOutcome::Failed {
+                status: PollStatus::failed(f.status),
+                message: f.message,
+                retry_after: f.retry_after,
+            },
             FetchOutcome::Fresh(fresh) => {
-                report.status = fresh.status.map_or("file".to_string(), |s| s.to_string());
                 let base = fresh.final_url.clone();
                 let content_type = fresh.content_type.clone();
                 let body = fresh.body;
@@ -841,11 +755,13 @@ impl Poller {
                     message: format!("the parse task failed: {e}"),
                 })?;
                 match parsed {
-                    Err(e) => {
-                        // Includes "no items": a document with <item>/<entry> elements of
-                        // which none could be read is an error, never "ok, 0 items".
-                        failure = Some((e.to_string(), None));
-                    }
+                    // Includes "no items": a document with <item>/<entry> elements of which
+                    // none could be read is an error, never "ok, 0 items".
+                    Err(e) => PollOutcome::Failed {
+                        status: PollStatus::fresh(fresh.status),
+                        message: e.to_string(),
+                        retry_after: None,
+                    },
                     Ok(feed) => {
                         if feed.repairs != self.outlets[i].repairs {
                             if !feed.repairs.is_empty() {
@@ -862,13 +778,6 @@ impl Poller {
                             debug!(outlet = %name, repairs = %feed.repairs.join("; "), "feed read after repairs");
                         }
                         report.repairs = feed.repairs.clone();
-                        let st = &mut self.outlets[i].state;
-                        st.etag = fresh.validators.etag;
-                        st.last_modified = fresh.validators.last_modified;
-                        let hint = [feed.ttl, fresh.max_age].into_iter().flatten().max();
-                        st.hint_secs = hint.map(|h| h.as_secs());
-                        st.failures = 0;
-                        st.last_error = None;
                         self.totals.fresh += 1;
                         if feed.disambiguated > 0 {
                             debug!(outlet = %name, items = feed.disambiguated, "repeated item ids made unique");
@@ -878,41 +787,33 @@ impl Poller {
                             .await?;
                         report.new = new;
                         report.duplicates = dups;
+                        PollOutcome::Read {
+                            status: fresh.status,
+                            validators: fresh.validators,
+                            hint: [feed.ttl, fresh.max_age].into_iter().flatten().max(),
+                        }
                     }
                 }
             }
-        }
-        let configured = self.outlets[i].cfg.interval;
-        let st = &mut self.outlets[i].state;
-        let base =
-            schedule::base_interval(configured, st.hint_secs.map(Duration::from_secs), &sched);
-        let seed = format!("{name}\u{1f}{}", st.polls);
-        let delay = match &failure {
-            None => schedule::with_jitter(base, sched.jitter, seed.as_bytes()),
-            Some((_, Some(retry_after))) => {
-                st.failures = st.failures.saturating_add(1);
-                (*retry_after).max(sched.min_interval)
-            }
-            Some((_, None)) => {
-                st.failures = st.failures.saturating_add(1);
-                schedule::with_jitter(
-                    schedule::backoff(base, st.failures, &sched),
-                    sched.jitter,
-                    seed.as_bytes(),
-                )
-            }
         };
+        let configured = self.outlets[i].cfg.interval;
+        let applied = schedule::apply(
+            &mut self.outlets[i].state,
+            outcome,
+            configured,
+            &name,
+            &sched,
+            now_unix,
+        );
+        report.status = applied.status;
         let now = Instant::now();
-        self.outlets[i].due = now + delay;
-        let st = &mut self.outlets[i].state;
-        st.next_due = Some(now_unix + delay.as_secs() as i64);
-        if let Some((message, retry_after)) = failure {
+        self.outlets[i].due = now + applied.delay;
+        if let Some(message) = applied.error {
             report.error = Some(message.clone());
-            st.last_error = Some(message.clone());
             self.totals.failed += 1;
-            if let Some(ra) = retry_after {
+            if let Some(block) = applied.block_host {
                 if let Some(gate) = self.hosts.get(&self.outlets[i].host) {
-                    gate.block_until(now + ra.max(sched.min_interval));
+                    gate.block_until(now + block);
                 }
             }
             warn!(
@@ -920,28 +821,25 @@ impl Poller {
                 url = %self.outlets[i].cfg.url,
                 status = %report.status,
                 failures = self.outlets[i].state.failures,
-                retry_in = %humantime::format_duration(Duration::from_secs(delay.as_secs())),
+                retry_in = %humantime::format_duration(Duration::from_secs(applied.delay.as_secs())),
                 error = %message,
                 "poll failed"
             );
         }
-        self.outlets[i].state.last_status = Some(report.status.clone());
-        if self.store.is_some() {
-            self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
-            self.batch.seen_at = now_unix;
-            let host = &self.outlets[i].host;
-            if let Some(until) = self.hosts.get(host).and_then(|g| g.blocked_until()) {
-                let left = until.saturating_duration_since(Instant::now()).as_secs() as i64;
-                self.batch.hosts.push((
-                    host.clone(),
-                    StoredHost {
-                        blocked_until: Some(now_unix + left),
-                    },
-                ));
-            }
-            self.batch.tally = Some(report.tally());
-            self.commit_batch()?;
+        self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
+        self.batch.seen_at = now_unix;
+        let host = &self.outlets[i].host;
+        if let Some(until) = self.hosts.get(host).and_then(|g| g.blocked_until()) {
+            let left = until.saturating_duration_since(Instant::now()).as_secs() as i64;
+            self.batch.hosts.push((
+                host.clone(),
+                StoredHost {
+                    blocked_until: Some(now_unix + left),
+                },
+            ));
         }
+        self.batch.tally = Some(report.tally());
+        self.commit_batch().await?;
         debug!(
             outlet = %name,
             status = %report.status,
@@ -966,51 +864,9 @@ impl Poller {
         let outlet = self.outlets[i].cfg.name.clone();
         report.items = items.len();
         self.totals.items += items.len() as u64;
-        let stored = self.store.is_some();
         let seen = self.seen.outlets.entry(outlet.clone()).or_default();
-        let mut fresh: Vec<FreshItem> = Vec::new();
-        for item in items {
-            let content = xxh3_64(item.body.as_bytes());
-            match seen.get_mut(&item.id) {
-                Some(s) if s.content == content => {
-                    s.last_seen = now_unix;
-                    if stored {
-                        self.batch.seen.push(ItemKey {
-                            outlet: Some(outlet.clone()),
-                            id: item.id.clone(),
-                        });
-                    }
-                }
-                Some(s) => {
-                    s.content = content;
-                    s.last_seen = now_unix;
-                    fresh.push(FreshItem {
-                        item,
-                        first_seen: s.first_seen,
-                        content,
-                        new: false,
-                        page: None,
-                    });
-                }
-                None => {
-                    seen.insert(
-                        item.id.clone(),
-                        SeenItem {
-                            content,
-                            first_seen: now_unix,
-                            last_seen: now_unix,
-                        },
-                    );
-                    fresh.push(FreshItem {
-                        item,
-                        first_seen: now_unix,
-                        content,
-                        new: true,
-                        page: None,
-                    });
-                }
-            }
-        }
+        let (mut fresh, unchanged) = ingest::filter_seen(seen, &outlet, items, now_unix);
+        self.batch.seen.extend(unchanged);
         if fresh.is_empty() {
             return Ok((0, 0));
         }
@@ -1023,141 +879,44 @@ impl Poller {
             });
         };
         let kind = self.output.as_ref().map(|o| o.kind);
-        let names: Vec<String> = self.outlets.iter().map(|o| o.cfg.name.clone()).collect();
         let mut emitted = std::mem::take(&mut self.emitted);
         let joined = tokio::task::spawn_blocking(move || {
-            let started = std::time::Instant::now();
-            let mut batch = Batch::default();
-            let mut bodies = Vec::with_capacity(fresh.len());
-            let mut dups = 0;
-            let n = fresh.len();
-            for FreshItem {
-                item,
-                first_seen,
-                content,
-                page,
-                ..
-            } in fresh
-            {
-                let (decision, mut item, fp) =
-                    add_item(&mut engine, &outlet, item, first_seen, page.as_ref());
-                if decision.is_duplicate() {
-                    dups += 1;
-                }
-                // A story's first appearance is emitted once; a later canonical is an update.
-                let emission = decision.became_canonical.then(|| {
-                    if emitted.insert(decision.story) {
-                        EmissionKind::New
-                    } else {
-                        EmissionKind::Update
-                    }
-                });
-                let line = match kind {
-                    Some(OutputKind::Decisions) => Some(decision_line(
-                        &names,
-                        &outlet,
-                        &item,
-                        page.as_ref(),
-                        &decision,
-                    )),
-                    Some(OutputKind::Stories) => emission.map(|k| {
-                        story_line(
-                            &engine,
-                            &names,
-                            &outlet,
-                            &item,
-                            page.as_ref(),
-                            &decision,
-                            k == EmissionKind::Update,
-                        )
-                    }),
-                    None => None,
-                };
-                if let Some(line) = line {
-                    batch
-                        .lines
-                        .push(String::from_utf8_lossy(&line).into_owned());
-                }
-                let key = ItemKey {
-                    outlet: Some(outlet.clone()),
-                    id: item.id.clone(),
-                };
-                if let Some(kind) = emission {
-                    batch.emissions.push(Emission {
-                        story: decision.story,
-                        kind,
-                        item: key.clone(),
-                        at: now_unix,
-                    });
-                }
-                batch
-                    .merges
-                    .extend(decision.merged.iter().map(|&absorbed| StoryMerge {
-                        absorbed,
-                        survivor: decision.story,
-                    }));
-                let payload = serde_json::to_string(&item_json(&outlet, &item, page.as_ref())).ok();
-                batch.items.push(ItemRecord {
-                    meta: ArticleMeta {
-                        id: key.id,
-                        outlet: key.outlet,
-                        url: item.url.clone(),
-                        title: item.title.clone(),
-                        published: item.published,
-                    },
-                    content_hash: content,
-                    time: first_seen,
-                    seen_at: now_unix,
-                    fingerprint: fp,
-                    decision,
-                    payload,
-                });
-                let shown = match &page {
-                    Some(p) => fulltext::display_body(&p.html, &p.final_url),
-                    None => std::mem::take(&mut item.body),
-                };
-                bodies.push((engine_id(&outlet, &item.id), shown));
-            }
-            // Items filed earlier in this batch into a story that a later item merged away
-            // are stored under the surviving story (merges are applied before items).
-            if !batch.merges.is_empty() {
-                for item in &mut batch.items {
-                    item.decision.story = engine.resolve(item.decision.story);
-                }
-                for e in &mut batch.emissions {
-                    e.story = engine.resolve(e.story);
-                }
-            }
-            if stored {
-                batch.learner = engine
-                    .learner()
-                    .and_then(|l| l.export_outlet(&outlet))
-                    .map(|items| vec![(outlet.clone(), items)])
-                    .unwrap_or_default();
-            }
-            (engine, emitted, batch, bodies, n, dups, started.elapsed())
+            let decided = ingest::decide(
+                &mut engine,
+                &mut emitted,
+                &outlet,
+                fresh,
+                kind,
+                true,
+                now_unix,
+                display_body,
+            );
+            (engine, emitted, decided)
         })
         .await;
-        let (engine, emitted, mut batch, bodies, n, dups, engine_time) =
-            joined.map_err(|e| Error::Feed {
-                url: self.outlets[i].cfg.url.clone(),
-                message: format!("the dedup task failed: {e}"),
-            })?;
+        let (engine, emitted, decided) = joined.map_err(|source| Error::Task {
+            what: "the dedup task",
+            source,
+        })?;
+        // The engine comes back whatever happened, so it is never lost.
         self.engine = Some(engine);
+        self.emitted = emitted;
+        let Decided {
+            mut batch,
+            bodies,
+            new: n,
+            duplicates: dups,
+            elapsed: engine_time,
+        } = decided?;
         self.bodies.extend(bodies);
         report.engine = engine_time;
-        self.emitted = emitted;
         self.totals.new += n as u64;
         self.totals.duplicates += dups as u64;
-        if stored {
-            self.batch.items.append(&mut batch.items);
-            self.batch.emissions.append(&mut batch.emissions);
-            self.batch.lines.append(&mut batch.lines);
-            self.batch.learner.append(&mut batch.learner);
-        } else if let Some(out) = self.output.as_mut() {
-            let lines: Vec<Vec<u8>> = batch.lines.into_iter().map(String::into_bytes).collect();
-            out.write_lines(&lines)?;
-        }
+        self.batch.merges.append(&mut batch.merges);
+        self.batch.items.append(&mut batch.items);
+        self.batch.emissions.append(&mut batch.emissions);
+        self.batch.lines.append(&mut batch.lines);
+        self.batch.learner.append(&mut batch.learner);
         Ok((n, dups))
     }
 
@@ -1419,36 +1178,24 @@ impl Poller {
         counts
     }
 
-    /// A cached page by link: from the store when there is one, else from memory.
+    /// A cached page by link, from the store.
     fn cached_page(&self, url: &str) -> Option<CachedPage> {
-        match self.store.as_ref() {
-            Some(store) => match store.page(url) {
-                Ok(page) => page,
-                Err(e) => {
-                    warn!(url = %url, error = %e, "cannot read the page cache; fetching the page again");
-                    None
-                }
-            },
-            None => self.pages.get(url).cloned(),
-        }
-    }
-
-    /// Caches a page: in the poll's batch with a store, else in memory.
-    fn remember_page(&mut self, page: CachedPage) {
-        if self.store.is_some() {
-            self.batch.pages.push(page);
-        } else {
-            if self.pages.len() >= MEMORY_PAGES {
-                self.pages.clear();
+        match self.store.as_ref().map(|store| store.page(url)) {
+            Some(Ok(page)) => page,
+            Some(Err(e)) => {
+                warn!(url = %url, error = %e, "cannot read the page cache; fetching the page again");
+                None
             }
-            self.pages.insert(page.url.clone(), page);
+            None => None,
         }
     }
 
-    fn end_cycle(&mut self) -> Result<CycleTotals> {
-        if let Some(out) = self.output.as_mut() {
-            out.flush()?;
-        }
+    /// Caches a page: in the poll's batch, committed with it.
+    fn remember_page(&mut self, page: CachedPage) {
+        self.batch.pages.push(page);
+    }
+
+    async fn end_cycle(&mut self) -> Result<CycleTotals> {
         let t = std::mem::take(&mut self.totals);
         let elapsed = self
             .cycle_started
@@ -1461,11 +1208,9 @@ impl Poller {
         let expire_due = self
             .last_expire
             .is_none_or(|at| at.elapsed() >= EXPIRE_EVERY);
-        if expire_due {
-            if let Some(store) = self.store.as_mut() {
-                store.expire(now.saturating_sub(retention))?;
-                self.last_expire = Some(Instant::now());
-            }
+        if expire_due && self.store.is_some() {
+            self.expire_store(now.saturating_sub(retention)).await?;
+            self.last_expire = Some(Instant::now());
         }
         let mut forgotten_stories = 0;
         if let Some(engine) = self.engine.as_mut() {
@@ -1505,132 +1250,7 @@ async fn sleep_until_opt(when: Option<Instant>) {
     }
 }
 
-/// The engine's id for an item: unique across outlets.
-fn engine_id(outlet: &str, id: &str) -> String {
-    format!("{outlet}:{id}")
-}
-
-/// Splits an engine id back into outlet and item id.
-fn split_engine_id<'a>(names: &'a [String], engine_id: &'a str) -> (Option<&'a str>, &'a str) {
-    for name in names {
-        if let Some(rest) = engine_id
-            .strip_prefix(name.as_str())
-            .and_then(|r| r.strip_prefix(':'))
-        {
-            return (Some(name.as_str()), rest);
-        }
-    }
-    (None, engine_id)
-}
-
-fn unix_to_time(secs: i64) -> Option<DateTime<FixedOffset>> {
-    Utc.timestamp_opt(secs, 0)
-        .single()
-        .map(|t| t.fixed_offset())
-}
-
-/// Prepares, signs and inserts one item. Items without a date get their first-seen time. With
-/// a fetched `page`, the engine matches on the page's main text instead of the feed's.
-fn add_item(
-    engine: &mut Engine,
-    outlet: &str,
-    mut item: FeedItem,
-    first_seen: i64,
-    page: Option<&CachedPage>,
-) -> (Decision, FeedItem, Fingerprint) {
-    if item.published.is_none() {
-        item.published = unix_to_time(first_seen);
-    }
-    let article = Article {
-        meta: ArticleMeta {
-            id: engine_id(outlet, &item.id),
-            outlet: Some(outlet.to_string()),
-            url: item.url.clone(),
-            title: item.title.clone(),
-            published: item.published,
-        },
-        body: match page {
-            Some(p) => p.html.clone(),
-            None => std::mem::take(&mut item.body),
-        },
-    };
-    let prepared = engine.prepare(&article);
-    let fp = engine.fingerprint(Some(outlet), &prepared);
-    // The window runs on first-seen time: feeds misdate items, and expiry uses the wall clock.
-    let decision = engine.insert(article.meta, &fp, first_seen);
-    if page.is_none() {
-        item.body = article.body;
-    }
-    (decision, item, fp)
-}
-
-/// An item as written to the output and stored as its payload (see [`wire::Item`]).
-fn item_json<'a>(
-    outlet: &'a str,
-    item: &'a FeedItem,
-    page: Option<&'a CachedPage>,
-) -> wire::Item<'a> {
-    wire::Item {
-        id: &item.id,
-        outlet: Some(outlet),
-        url: item.url.as_deref(),
-        title: item.title.as_deref(),
-        published: item.published,
-        body: Some(&item.body),
-        full_text: page.map(|p| p.html.as_str()),
-        full_text_url: page.map(|p| p.final_url.as_str()),
-        dedup: None,
-    }
-}
-
-/// `kind = "decisions"`: the item plus a `dedup` object naming the story's first item by
-/// outlet and id.
-fn decision_line(
-    names: &[String],
-    outlet: &str,
-    item: &FeedItem,
-    page: Option<&CachedPage>,
-    decision: &Decision,
-) -> Vec<u8> {
-    let mut v = item_json(outlet, item, page);
-    v.dedup = Some(wire::Dedup::of(decision, |eid| {
-        let (outlet, id) = split_engine_id(names, eid);
-        wire::ItemRef { outlet, id }
-    }));
-    serde_json::to_vec(&v).unwrap_or_default()
-}
-
-/// `kind = "stories"`: written when an item starts a story or becomes its canonical version.
-fn story_line(
-    engine: &Engine,
-    names: &[String],
-    outlet: &str,
-    item: &FeedItem,
-    page: Option<&CachedPage>,
-    decision: &Decision,
-    update: bool,
-) -> Vec<u8> {
-    let view = engine.story(decision.story);
-    let copies = view
-        .as_ref()
-        .map(|view| {
-            view.copies
-                .iter()
-                .map(|c| {
-                    let (o, id) = split_engine_id(names, &c.id);
-                    wire::Copy {
-                        outlet: o.or(c.outlet.as_deref()),
-                        ..wire::Copy::of(c, wire::Id::Text(id))
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let v = wire::StoryLine {
-        story: decision.story,
-        update,
-        canonical: item_json(outlet, item, page),
-        copies,
-    };
-    serde_json::to_vec(&v).unwrap_or_default()
+/// What the cleaned feeds show for an item whose page was fetched.
+fn display_body(page: &CachedPage) -> String {
+    fulltext::display_body(&page.html, &page.final_url)
 }

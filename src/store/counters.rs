@@ -13,6 +13,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use super::PollStatus;
+
 /// How one poll of an outlet ended (the `result` label of `syndedup_polls_total`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PollResult {
@@ -36,12 +38,13 @@ impl PollResult {
         }
     }
 
-    /// How a poll ended, from the poller's status text ("200", "304", "file", "unchanged",
-    /// "error") and its error.
-    pub fn from_status(status: &str, error: Option<&str>) -> PollResult {
-        if error.is_some() || status == "error" {
+    /// How a poll ended, from the poller's status and its error: a failed status or any
+    /// error is an error (a stored status reads back as `Fresh` when it was a 2xx whose body
+    /// failed, see [`PollStatus::from_stored`]), not modified is not modified.
+    pub fn from_status(status: PollStatus, error: Option<&str>) -> PollResult {
+        if error.is_some() || status.is_failure() {
             PollResult::Error
-        } else if status == "304" || status == "unchanged" {
+        } else if status.is_not_modified() {
             PollResult::NotModified
         } else {
             PollResult::Ok
@@ -213,20 +216,17 @@ mod tests {
     }
 
     #[test]
-    fn poll_results_follow_the_status_text() {
-        assert_eq!(PollResult::from_status("200", None), PollResult::Ok);
-        assert_eq!(PollResult::from_status("file", None), PollResult::Ok);
+    fn poll_results_follow_the_status() {
+        let of = |text: &str, error| PollResult::from_status(PollStatus::from_stored(text), error);
+        assert_eq!(of("200", None), PollResult::Ok);
+        assert_eq!(of("file", None), PollResult::Ok);
+        assert_eq!(of("304", None), PollResult::NotModified);
+        assert_eq!(of("unchanged", None), PollResult::NotModified);
+        assert_eq!(of("error", None), PollResult::Error);
+        assert_eq!(of("503", None), PollResult::Error);
+        assert_eq!(of("200", Some("no items")), PollResult::Error);
         assert_eq!(
-            PollResult::from_status("304", None),
-            PollResult::NotModified
-        );
-        assert_eq!(
-            PollResult::from_status("unchanged", None),
-            PollResult::NotModified
-        );
-        assert_eq!(PollResult::from_status("error", None), PollResult::Error);
-        assert_eq!(
-            PollResult::from_status("200", Some("no items")),
+            PollResult::from_status(PollStatus::failed(Some(200)), None),
             PollResult::Error
         );
     }

@@ -31,8 +31,10 @@
 //! `first_seen`/`last_seen` are when the caller saw it, and retention counts from `last_seen`.
 
 mod counters;
+mod memory;
 mod outbox;
 mod sqlite;
+mod types;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -43,28 +45,15 @@ use crate::config::StoreConfig;
 use crate::dedup::{pair_score, Engine, EngineConfig, Fingerprint, MatchRule};
 use crate::error::Result;
 use crate::model::{ArticleMeta, Copy, Decision, StoryId, StoryView};
-pub use crate::poll::{CachedPage, HostState, OutletState, PollState};
 
 pub use counters::{OutletCounters, PollResult, PollTally, FETCH_BUCKETS};
+pub use memory::MemoryStore;
 pub use outbox::flush_outbox;
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
-
-/// The identity of an item: its outlet (`None` for JSON Lines input without one) and the
-/// outlet's id for it. A feed repeating an id means the same item, possibly edited.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ItemKey {
-    pub outlet: Option<String>,
-    pub id: String,
-}
-
-impl ItemKey {
-    pub fn of(meta: &ArticleMeta) -> Self {
-        ItemKey {
-            outlet: meta.outlet.clone(),
-            id: meta.id.clone(),
-        }
-    }
-}
+pub use types::{
+    CachedPage, HostState, HttpCode, ItemKey, OutletId, OutletState, PollState, PollStatus,
+    SeenItem, SeenItems,
+};
 
 /// One processed item as it is stored.
 #[derive(Debug, Clone)]
@@ -79,6 +68,11 @@ pub struct ItemRecord {
     pub seen_at: i64,
     pub fingerprint: Fingerprint,
     pub decision: Decision,
+    /// The item the decision names as the story's first (`decision.duplicate_of`), as a key:
+    /// stored (as the key's JSON, `{"outlet":..,"id":..}`) in one form whether the engine ids
+    /// were the daemon's or a JSON Lines stream's. Rows written before this field existed hold
+    /// the engine id as text; the column is kept for inspection and never read back.
+    pub duplicate_of: Option<ItemKey>,
     /// What output needs to render the item again: for `dedup --state` the input line as it
     /// came in, for the daemon its JSON rendering.
     pub payload: Option<String>,
@@ -302,13 +296,35 @@ impl StoredStory {
 }
 
 /// Names the settings signatures depend on; a store refuses signatures made with others
-/// (see [`SqliteStore::check_settings`]).
+/// (see [`SqliteStore::check_settings`]). The scheme is written with its config name
+/// ([`crate::config::SignatureScheme::name`]), which never changes with the code.
 pub fn signature_settings(config: &EngineConfig) -> String {
     let d = &config.dedup;
     format!(
-        "scheme={:?} permutations={} shingle_size={}",
-        d.scheme, d.permutations, d.shingle_size
+        "scheme={} permutations={} shingle_size={}",
+        d.scheme.name(),
+        d.permutations,
+        d.shingle_size
     )
+}
+
+/// Old builds wrote the scheme as its Rust variant name (`scheme=Oph`,
+/// `scheme=MultiplyShift`); this gives a stored value in today's form, other values as they are.
+pub fn migrate_signature_settings(stored: &str) -> String {
+    const RENAMED: [(&str, &str); 2] = [
+        ("scheme=Oph", "scheme=oph"),
+        ("scheme=MultiplyShift", "scheme=multiply-shift"),
+    ];
+    stored
+        .split(' ')
+        .map(|part| {
+            RENAMED
+                .iter()
+                .find(|(old, _)| *old == part)
+                .map_or(part, |(_, new)| new)
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The persistent state behind the pipeline. See the module docs for the Redis mapping.

@@ -16,11 +16,10 @@ use crate::error::{Error, Result};
 use crate::model::{ArticleMeta, StoryId};
 
 use super::{
-    parse_published, Batch, Expired, HostState, ItemKey, OutletCounters, OutletState, OutputMark,
-    PollResult, PollState, RestoreItem, Snapshot, Store, StoredCopy, StoredStory, StoryMerge,
-    StoryQuery,
+    parse_published, Batch, CachedPage, Expired, HostState, ItemKey, OutletCounters, OutletState,
+    OutputMark, PollResult, PollState, PollStatus, RestoreItem, SeenItem, Snapshot, Store,
+    StoredCopy, StoredStory, StoryMerge, StoryQuery,
 };
-use crate::poll::{CachedPage, SeenItem};
 
 /// Migrations, oldest first; `user_version` counts how many were applied. Append, never edit.
 const MIGRATIONS: &[&str] = &[
@@ -229,24 +228,29 @@ impl SqliteStore {
 
     /// Records the signature settings on first use and refuses a store built with others:
     /// signatures from different settings never match, so mixing them would silently miss
-    /// every copy of a stored story.
+    /// every copy of a stored story. A value written by an older build (the scheme as a Rust
+    /// variant name, `scheme=Oph`) is rewritten in today's form first (see
+    /// [`super::migrate_signature_settings`]).
     pub fn check_settings(&mut self, settings: &str) -> Result<()> {
-        let stored: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT value FROM setting WHERE key = 'signature'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| self.sql("cannot read settings", e))?;
-        match stored {
-            Some(s) if s == settings => Ok(()),
-            Some(s) => Err(self.error(&format!(
-                "was built with signature settings \"{s}\" but this run uses \"{settings}\": \
+        let stored = self.setting("signature")?;
+        let migrated = stored.as_deref().map(super::migrate_signature_settings);
+        match (stored, migrated) {
+            (Some(old), _) if old == settings => Ok(()),
+            (Some(old), Some(new)) if new == settings => {
+                self.conn
+                    .execute(
+                        "UPDATE setting SET value = ?1 WHERE key = 'signature'",
+                        [settings],
+                    )
+                    .map_err(|e| self.sql("cannot write settings", e))?;
+                tracing::info!(path = %self.path.display(), from = %old, to = %new, "stored signature settings rewritten with today's names");
+                Ok(())
+            }
+            (Some(_), Some(new)) => Err(self.error(&format!(
+                "was built with signature settings \"{new}\" but this run uses \"{settings}\": \
                  stored signatures would never match; use the old settings or another store"
             ))),
-            None => {
+            _ => {
                 self.conn
                     .execute(
                         "INSERT INTO setting (key, value) VALUES ('signature', ?1)",
@@ -423,10 +427,12 @@ impl SqliteStore {
     }
 }
 
+/// A SQLite failure with what we were doing; the rusqlite error stays the source.
 fn store_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
-    Error::Store {
+    Error::Sqlite {
         path: path.to_path_buf(),
-        message: format!("{what}: {e}"),
+        action: what.to_string(),
+        source: e,
     }
 }
 
@@ -490,6 +496,7 @@ fn meta_from(r: &Row, at: usize) -> rusqlite::Result<ArticleMeta> {
 }
 
 fn outlet_from(r: &Row) -> rusqlite::Result<(String, OutletState)> {
+    let last_status: Option<String> = r.get(7)?;
     let count = |v: Option<i64>| v.map(|n| n.max(0) as u64);
     Ok((
         r.get(0)?,
@@ -500,7 +507,7 @@ fn outlet_from(r: &Row) -> rusqlite::Result<(String, OutletState)> {
             hint_secs: count(r.get(4)?),
             next_due: r.get(5)?,
             last_poll: r.get(6)?,
-            last_status: r.get(7)?,
+            last_status: last_status.as_deref().map(PollStatus::from_stored),
             last_error: r.get(8)?,
             polls: count(r.get(9)?).unwrap_or(0),
         },
@@ -689,7 +696,7 @@ impl Store for SqliteStore {
         self.conn
             .prepare_cached("SELECT content_hash FROM item WHERE outlet = ?1 AND item_id = ?2")
             .and_then(|mut s| {
-                s.query_row(params![outlet_key(key.outlet.as_deref()), key.id], |r| {
+                s.query_row(params![outlet_key(key.outlet_name()), key.id], |r| {
                     r.get::<_, i64>(0)
                 })
                 .optional()
@@ -730,7 +737,7 @@ impl Store for SqliteStore {
                     secs(o.hint_secs),
                     o.next_due,
                     o.last_poll,
-                    o.last_status,
+                    o.last_status.map(|s| s.to_string()),
                     o.last_error,
                     secs(Some(o.polls)),
                 ])?;
@@ -796,6 +803,12 @@ impl Store for SqliteStore {
                 )?;
                 for item in &batch.items {
                     let m = &item.meta;
+                    let duplicate_of = item
+                        .duplicate_of
+                        .as_ref()
+                        .map(serde_json::to_string)
+                        .transpose()
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                     let outlet = outlet_key(m.outlet.as_deref());
                     let old: Option<i64> = previous
                         .query_row(params![outlet, m.id], |r| r.get(0))
@@ -816,7 +829,7 @@ impl Store for SqliteStore {
                             m.published.map(|p| p.to_rfc3339()),
                             item.fingerprint.to_bytes(),
                             story_id,
-                            item.decision.duplicate_of,
+                            duplicate_of,
                             item.decision.score.map(f64::from),
                             item.payload,
                         ],
@@ -838,7 +851,7 @@ impl Store for SqliteStore {
                 )?;
                 for key in &batch.seen {
                     touch.execute(params![
-                        outlet_key(key.outlet.as_deref()),
+                        outlet_key(key.outlet_name()),
                         key.id,
                         batch.seen_at
                     ])?;
@@ -852,7 +865,7 @@ impl Store for SqliteStore {
                     emit.execute(params![
                         merged_into(&batch.merges, e.story).0 as i64,
                         e.kind.as_str(),
-                        outlet_key(e.item.outlet.as_deref()),
+                        outlet_key(e.item.outlet_name()),
                         e.item.id,
                         e.at
                     ])?;
@@ -865,7 +878,8 @@ impl Store for SqliteStore {
                      ON CONFLICT (outlet) DO UPDATE SET recent = excluded.recent",
                 )?;
                 for (outlet, recent) in &batch.learner {
-                    let json = serde_json::to_string(recent).unwrap_or_else(|_| "[]".into());
+                    let json = serde_json::to_string(recent)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                     learn.execute(params![outlet, json])?;
                 }
             }
@@ -1221,6 +1235,45 @@ impl SqliteStore {
 mod tests {
     use super::*;
 
+    /// A store whose settings an older build wrote with the scheme's Rust variant name opens
+    /// with today's settings, and its value is rewritten; other settings are still refused.
+    #[test]
+    fn settings_written_by_an_older_build_are_migrated() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("old.db");
+        let config = crate::dedup::EngineConfig::default();
+        let today = super::super::signature_settings(&config);
+        assert!(today.starts_with("scheme=oph "), "{today}");
+        {
+            let store = SqliteStore::open(&path).expect("open");
+            let old = today.replace("scheme=oph", "scheme=Oph");
+            store
+                .conn
+                .execute(
+                    "INSERT INTO setting (key, value) VALUES ('signature', ?1)",
+                    [&old],
+                )
+                .expect("old setting");
+        }
+        let mut store = SqliteStore::open(&path).expect("reopen");
+        store
+            .check_settings(&today)
+            .expect("the old form is accepted");
+        assert_eq!(
+            store.setting("signature").expect("read"),
+            Some(today.clone())
+        );
+        let other = today.replace("scheme=oph", "scheme=multiply-shift");
+        assert!(
+            store.check_settings(&other).is_err(),
+            "other settings refused"
+        );
+        assert_eq!(
+            super::super::migrate_signature_settings("scheme=MultiplyShift permutations=64"),
+            "scheme=multiply-shift permutations=64"
+        );
+    }
+
     /// A store written by a build before the page cache (schema 3) opens, migrates, keeps its
     /// rows and caches pages.
     #[test]
@@ -1258,5 +1311,65 @@ mod tests {
         assert_eq!(store.page(&page.url).expect("lookup"), Some(page.clone()));
         store.expire(101).expect("expire");
         assert_eq!(store.page(&page.url).expect("lookup"), None, "pages expire");
+    }
+
+    /// A store at schema 4 (the last version before the counters, what both halves of the
+    /// store work started from) opens at this build's version: its outlet rows read back with
+    /// typed statuses, its old-form signature settings are rewritten, and the counters start
+    /// empty and count.
+    #[test]
+    fn a_schema_4_store_migrates_to_the_counters() {
+        assert_eq!(SCHEMA_VERSION, 5);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("v4.db");
+        let today = super::super::signature_settings(&crate::dedup::EngineConfig::default());
+        {
+            let conn = Connection::open(&path).expect("open");
+            for sql in &MIGRATIONS[..4] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.execute_batch(
+                "PRAGMA user_version = 4;
+                 INSERT INTO outlet (name, last_status, polls) VALUES ('a', '304', 7);
+                 INSERT INTO outlet (name, last_status, last_error, polls)
+                     VALUES ('b', '503', 'HTTP 503', 2);",
+            )
+            .expect("old rows");
+            conn.execute(
+                "INSERT INTO setting (key, value) VALUES ('signature', ?1)",
+                [today.replace("scheme=oph", "scheme=Oph")],
+            )
+            .expect("old setting");
+        }
+        let mut store = SqliteStore::open(&path).expect("migrates");
+        assert_eq!(store.user_version().expect("version"), SCHEMA_VERSION);
+        store.check_settings(&today).expect("old settings accepted");
+        let state = store.poll_state().expect("state");
+        assert_eq!(state.outlets["a"].polls, 7);
+        assert_eq!(
+            state.outlets["a"].last_status,
+            Some(PollStatus::not_modified(Some(304)))
+        );
+        let b = &state.outlets["b"];
+        assert_eq!(
+            b.last_status
+                .map(|s| PollResult::from_status(s, b.last_error.as_deref())),
+            Some(PollResult::Error)
+        );
+        assert!(store.counters().expect("counters").is_empty());
+        let batch = Batch {
+            tally: Some(super::super::PollTally {
+                outlet: "a".to_string(),
+                result: PollResult::Ok,
+                items: 4,
+                new: 4,
+                ..Default::default()
+            }),
+            ..Batch::default()
+        };
+        store.commit(&batch).expect("commit");
+        let counters = store.counters().expect("counters");
+        assert_eq!(counters["a"].polls(PollResult::Ok), 1);
+        assert_eq!((counters["a"].new, counters["a"].items), (4, 4));
     }
 }
