@@ -215,7 +215,7 @@ async fn a_silent_server_times_out_and_others_finish() {
             ("silent", format!("http://{addr}/never")),
             ("fine", format!("http://{addr}/ok")),
         ],
-        &format!("{SCHEDULE}[fetch]\ntimeout = \"700ms\"\n"),
+        &format!("{SCHEDULE}[fetch]\ntimeout = \"2s\"\n"),
     );
     let mut poller = Poller::new(cfg).expect("poller");
     let start = StdInstant::now();
