@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::dedup::EngineConfig;
 use crate::http::{Publisher, Service, StoryPages};
 use crate::poll::{OutletReport, Poller};
-use crate::store::{signature_settings, store_path, SqliteStore, Store as _};
+use crate::store::{store_path, Store as _};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -34,8 +34,7 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     // Opened before anything else so a second daemon on the same store stops right here.
     let path = store_path(&config.store);
-    let mut store = SqliteStore::open(&path)?;
-    store.check_settings(&signature_settings(&EngineConfig::from_config(&config)))?;
+    let store = crate::ingest::open_store(&path, &EngineConfig::from_config(&config))?;
     let counters = store.counters()?;
     runtime.block_on(async move {
         let config_feeds_empty = config.feeds.is_empty();

@@ -50,9 +50,9 @@ use crate::error::{Error, Result};
 use crate::model::StoryId;
 use schedule::PollOutcome;
 
-use crate::ingest::{self, engine_id, Decided, FreshItem};
+use crate::ingest::{self, engine_id, Decided, FreshItem, Session};
 
-use crate::store::{flush_outbox, Batch, HostState as StoredHost, MemoryStore, Store};
+use crate::store::{flush_outbox, HostState as StoredHost, MemoryStore, Store};
 
 pub use crate::store::{
     CachedPage, HostState, ItemKey, OutletId, OutletState, PollState, PollStatus, SeenItem,
@@ -188,10 +188,10 @@ pub struct Poller {
     /// The store every processed batch commits to: a [`MemoryStore`] unless the caller gave
     /// one. `None` only while a blocking task holds it (or after such a task panicked).
     store: Option<Box<dyn Store + Send>>,
-    /// Stories emitted as new (this run or, with a store, earlier ones inside the window).
-    emitted: HashSet<StoryId>,
-    /// The batch of the poll being handled, committed at the end of [`Poller::handle`].
-    batch: Batch,
+    /// The store session: stories emitted as new (this run or, with a store, earlier ones
+    /// inside the window) and the batch of the poll being handled, committed at the end of
+    /// [`Poller::handle`].
+    session: Session,
     last_expire: Option<Instant>,
     /// Clients for article pages, one per distinct guard among the outlets.
     page_fetchers: HashMap<Guard, Fetcher>,
@@ -275,8 +275,7 @@ impl Poller {
             bodies: HashMap::new(),
             cycle_hook: None,
             store: Some(Box::new(MemoryStore::new())),
-            emitted: HashSet::new(),
-            batch: Batch::default(),
+            session: Session::default(),
             last_expire: None,
             page_fetchers,
             store_lost: false,
@@ -291,7 +290,7 @@ impl Poller {
         let started = std::time::Instant::now();
         let mut engine = Engine::new(EngineConfig::from_config(&config))?;
         let now = schedule::unix_now();
-        let snapshot = ingest::resume(
+        let (session, snapshot) = Session::resume(
             store.as_mut(),
             &mut engine,
             Some(now),
@@ -326,7 +325,7 @@ impl Poller {
         let mut poller = Poller::with_engine(config, engine)?;
         poller.bodies = bodies;
         poller.restore(state);
-        poller.emitted = snapshot.emitted;
+        poller.session = session;
         poller.store = Some(store);
         poller.last_expire = Some(Instant::now());
         let written = poller.flush_output()?;
@@ -351,7 +350,7 @@ impl Poller {
 
     /// Commits the batch of the poll just handled, then writes its output lines.
     async fn commit_batch(&mut self) -> Result<()> {
-        let batch = std::mem::take(&mut self.batch);
+        let batch = self.session.take_batch();
         let Some(mut store) = self.store.take() else {
             return Ok(());
         };
@@ -826,19 +825,19 @@ impl Poller {
                 "poll failed"
             );
         }
-        self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
-        self.batch.seen_at = now_unix;
+        self.session.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
+        self.session.batch.seen_at = now_unix;
         let host = &self.outlets[i].host;
         if let Some(until) = self.hosts.get(host).and_then(|g| g.blocked_until()) {
             let left = until.saturating_duration_since(Instant::now()).as_secs() as i64;
-            self.batch.hosts.push((
+            self.session.batch.hosts.push((
                 host.clone(),
                 StoredHost {
                     blocked_until: Some(now_unix + left),
                 },
             ));
         }
-        self.batch.tally = Some(report.tally());
+        self.session.batch.tally = Some(report.tally());
         self.commit_batch().await?;
         debug!(
             outlet = %name,
@@ -866,7 +865,7 @@ impl Poller {
         self.totals.items += items.len() as u64;
         let seen = self.seen.outlets.entry(outlet.clone()).or_default();
         let (mut fresh, unchanged) = ingest::filter_seen(seen, &outlet, items, now_unix);
-        self.batch.seen.extend(unchanged);
+        self.session.batch.seen.extend(unchanged);
         if fresh.is_empty() {
             return Ok((0, 0));
         }
@@ -879,11 +878,11 @@ impl Poller {
             });
         };
         let kind = self.output.as_ref().map(|o| o.kind);
-        let mut emitted = std::mem::take(&mut self.emitted);
+        let mut session = std::mem::take(&mut self.session);
         let joined = tokio::task::spawn_blocking(move || {
             let decided = ingest::decide(
                 &mut engine,
-                &mut emitted,
+                &mut session,
                 &outlet,
                 fresh,
                 kind,
@@ -891,18 +890,17 @@ impl Poller {
                 now_unix,
                 display_body,
             );
-            (engine, emitted, decided)
+            (engine, session, decided)
         })
         .await;
-        let (engine, emitted, decided) = joined.map_err(|source| Error::Task {
+        let (engine, session, decided) = joined.map_err(|source| Error::Task {
             what: "the dedup task",
             source,
         })?;
         // The engine comes back whatever happened, so it is never lost.
         self.engine = Some(engine);
-        self.emitted = emitted;
+        self.session = session;
         let Decided {
-            mut batch,
             bodies,
             new: n,
             duplicates: dups,
@@ -912,11 +910,6 @@ impl Poller {
         report.engine = engine_time;
         self.totals.new += n as u64;
         self.totals.duplicates += dups as u64;
-        self.batch.merges.append(&mut batch.merges);
-        self.batch.items.append(&mut batch.items);
-        self.batch.emissions.append(&mut batch.emissions);
-        self.batch.lines.append(&mut batch.lines);
-        self.batch.learner.append(&mut batch.learner);
         Ok((n, dups))
     }
 
@@ -1192,7 +1185,7 @@ impl Poller {
 
     /// Caches a page: in the poll's batch, committed with it.
     fn remember_page(&mut self, page: CachedPage) {
-        self.batch.pages.push(page);
+        self.session.batch.pages.push(page);
     }
 
     async fn end_cycle(&mut self) -> Result<CycleTotals> {
@@ -1203,13 +1196,13 @@ impl Poller {
             .map(|s| s.elapsed())
             .unwrap_or_default();
         let now = schedule::unix_now();
-        let retention = self.config.dedup.retention.as_secs().min(i64::MAX as u64) as i64;
-        let forgotten_items = self.seen.expire(now.saturating_sub(retention));
+        let cutoff = ingest::retention_cutoff(now, self.config.dedup.retention);
+        let forgotten_items = self.seen.expire(cutoff);
         let expire_due = self
             .last_expire
             .is_none_or(|at| at.elapsed() >= EXPIRE_EVERY);
         if expire_due && self.store.is_some() {
-            self.expire_store(now.saturating_sub(retention)).await?;
+            self.expire_store(cutoff).await?;
             self.last_expire = Some(Instant::now());
         }
         let mut forgotten_stories = 0;
