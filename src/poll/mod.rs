@@ -913,7 +913,7 @@ impl Poller {
         if fresh.is_empty() {
             return Ok((0, 0));
         }
-        report.full_text = self.full_texts(i, &mut fresh, now_unix).await;
+        report.full_text = self.full_texts(i, &mut fresh, now_unix).await?;
         self.outlets[i].full_text.add(&report.full_text);
         let Some(mut engine) = self.engine.take() else {
             return Err(Error::Feed {

@@ -11,6 +11,7 @@ use tracing::{debug, warn};
 
 use super::{decode, fetch, fulltext};
 use super::{FetchOutcome, Fetcher, FullTextCounts, HostGate, Poller, Source, Validators};
+use crate::error::{Error, Result};
 use crate::ingest::FreshItem;
 use crate::store::CachedPage;
 
@@ -61,22 +62,23 @@ impl Poller {
     /// outlet's `full_text` mode, and sets `page` on the items whose page gave usable text.
     /// New items are fetched on a cache miss; an edited item only revalidates a cached page
     /// (a conditional GET). Failures leave the item as it is; they are counted and logged.
+    /// The error is a page-cache lookup task that failed and took the store with it.
     pub(super) async fn full_texts(
         &mut self,
         i: usize,
         fresh: &mut [FreshItem],
         now_unix: i64,
-    ) -> FullTextCounts {
+    ) -> Result<FullTextCounts> {
         let mut counts = FullTextCounts::default();
         let Some(fetcher) = self.page_fetchers.get(&self.outlets[i].guard).cloned() else {
-            return counts;
+            return Ok(counts);
         };
         let outlet = self.outlets[i].cfg.name.clone();
         let mut failures = Failures {
             outlet: &outlet,
             first_error: None,
         };
-        let jobs = self.page_jobs(i, fresh, &mut counts, &mut failures);
+        let jobs = self.page_jobs(i, fresh, &mut counts, &mut failures).await?;
         let tasks = self.spawn_pages(jobs, &fetcher);
         let bodies = self
             .collect_pages(tasks, fresh, now_unix, &mut counts, &mut failures)
@@ -97,24 +99,25 @@ impl Poller {
                 );
             }
         }
-        counts
+        Ok(counts)
     }
 
     /// The pages to fetch: items whose mode wants their page, with a usable link, not served
     /// from the cache (a new item with a cached page takes it here), at most
     /// `fetch.full_text_max_per_poll`.
-    fn page_jobs(
-        &self,
+    async fn page_jobs(
+        &mut self,
         i: usize,
         fresh: &mut [FreshItem],
         counts: &mut FullTextCounts,
         failures: &mut Failures<'_>,
-    ) -> Vec<PageJob> {
+    ) -> Result<Vec<PageJob>> {
         let mode = self.outlets[i].cfg.full_text;
         let min_words = self.config.fetch.full_text_min_words.get();
         let cap = self.config.fetch.full_text_max_per_poll;
-        let mut jobs = Vec::new();
-        for (k, f) in fresh.iter_mut().enumerate() {
+        // (index in `fresh`, link) of the items that want their page.
+        let mut wanted = Vec::new();
+        for (k, f) in fresh.iter().enumerate() {
             let Some(link) = f.item.url.clone() else {
                 continue;
             };
@@ -138,7 +141,13 @@ impl Poller {
                     continue;
                 }
             }
-            let cached = self.cached_page(&link);
+            wanted.push((k, link));
+        }
+        let links = wanted.iter().map(|(_, link)| link.clone()).collect();
+        let cached = self.cached_pages(links).await?;
+        let mut jobs = Vec::new();
+        for ((k, link), cached) in wanted.into_iter().zip(cached) {
+            let f = &mut fresh[k];
             match (cached, f.new) {
                 (Some(page), true) => {
                     counts.cached += 1;
@@ -166,7 +175,7 @@ impl Poller {
         for job in &mut jobs {
             job.words = fulltext::word_count(&fresh[job.k].item.body);
         }
-        jobs
+        Ok(jobs)
     }
 
     /// Starts one fetch task per page, each behind its host's gate (a page host is a host
@@ -363,15 +372,42 @@ impl Poller {
         }
     }
 
-    /// A cached page by link, from the store.
-    fn cached_page(&self, url: &str) -> Option<CachedPage> {
-        match self.store.as_ref().map(|store| store.page(url)) {
-            Some(Ok(page)) => page,
-            Some(Err(e)) => {
-                warn!(url = %url, error = %e, "cannot read the page cache; fetching the page again");
-                None
+    /// The cached page of each link, from the store, in one task on the blocking pool; a
+    /// link whose lookup fails is logged and fetched again. A task that failed took the store
+    /// with it: the poller then refuses to run on (see `Poller::store_back`).
+    async fn cached_pages(&mut self, links: Vec<String>) -> Result<Vec<Option<CachedPage>>> {
+        if links.is_empty() {
+            return Ok(Vec::new());
+        }
+        let Some(store) = self.store.take() else {
+            return Ok(vec![None; links.len()]);
+        };
+        let joined = tokio::task::spawn_blocking(move || {
+            let pages = links
+                .iter()
+                .map(|url| match store.page(url) {
+                    Ok(page) => page,
+                    Err(e) => {
+                        warn!(url = %url, error = %e, "cannot read the page cache; fetching the page again");
+                        None
+                    }
+                })
+                .collect();
+            (store, pages)
+        })
+        .await;
+        match joined {
+            Ok((store, pages)) => {
+                self.store = Some(store);
+                Ok(pages)
             }
-            None => None,
+            Err(source) => {
+                self.store_lost = true;
+                Err(Error::Task {
+                    what: "the page cache lookup",
+                    source,
+                })
+            }
         }
     }
 
