@@ -128,3 +128,66 @@ impl Session {
         std::mem::take(&mut self.batch)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decision(story: u64, canonical: bool) -> Decision {
+        Decision {
+            story: StoryId(story),
+            duplicate_of: None,
+            score: None,
+            became_canonical: canonical,
+            merged: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_story_is_emitted_new_once_then_as_updates() {
+        let mut session = Session::default();
+        let key = ItemKey::new("W", "1");
+        assert_eq!(
+            session.emit_canonical(&decision(1, true), key.clone(), 10),
+            Some(EmissionKind::New)
+        );
+        assert_eq!(
+            session.emit_canonical(&decision(1, false), key.clone(), 11),
+            None
+        );
+        assert_eq!(
+            session.emit_canonical(&decision(1, true), key.clone(), 12),
+            Some(EmissionKind::Update)
+        );
+        assert!(
+            !session.emit_new(StoryId(1), key.clone(), 13),
+            "emitted already"
+        );
+        assert!(session.emit_new(StoryId(2), key.clone(), 14));
+        let batch = session.take_batch();
+        let kinds: Vec<_> = batch
+            .emissions
+            .iter()
+            .map(|e| (e.story.0, e.kind, e.at))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (1, EmissionKind::New, 10),
+                (1, EmissionKind::Update, 12),
+                (2, EmissionKind::New, 14)
+            ]
+        );
+        assert!(
+            session.batch.is_empty(),
+            "the session goes on with an empty batch"
+        );
+        assert_eq!(session.emitted.len(), 2, "and keeps what was emitted");
+    }
+
+    #[test]
+    fn retention_counts_back_from_now_without_overflow() {
+        assert_eq!(retention_cutoff(1000, Duration::from_secs(10)), 990);
+        assert_eq!(retention_cutoff(0, Duration::MAX), -i64::MAX);
+    }
+}
