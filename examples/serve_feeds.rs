@@ -1,5 +1,5 @@
 //! Serves synthetic output feeds on loopback for load measurement of the HTTP service
-//! (see the README, "Cleaned feeds and the HTTP service"):
+//! (see docs/http.md, "Load"):
 //!
 //! ```sh
 //! cargo run --release --example serve_feeds -- 127.0.0.1:8099 100 60

@@ -49,7 +49,7 @@ pub struct Config {
     pub http: HttpConfig,
 }
 
-/// How near-duplicates are found. See the README section "Tuning".
+/// How near-duplicates are found. See docs/matching.md and docs/configuration.md.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DedupConfig {

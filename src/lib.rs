@@ -34,12 +34,13 @@
 //! - [`store`]: state behind the narrow [`store::Store`] trait ([`store::SqliteStore`], [`store::MemoryStore`]),
 //!   with its own types: item keys ([`store::ItemKey`], [`store::OutletId`]), per-outlet and
 //!   per-host poll state, [`store::PollStatus`], seen items, cached pages; the outbox writer.
-//! - [`ingest`]: the engine side of ingest, shared by `run` and `dedup --state`: resuming from
-//!   a store, the seen filter, fresh items through the engine into one store batch with its
-//!   output lines.
+//! - [`ingest`]: the engine side of ingest, shared by `run` and `dedup --state`: the store
+//!   session ([`ingest::Session`]: opening and resuming from a store, the emitted stories, the
+//!   batch of the next commit), the seen filter, fresh items through the engine into that batch
+//!   with its output lines.
 //! - [`poll`]: the feed poller behind `syndedup run`: schedules and host gates, fetching and
-//!   parsing, full text, a pure [`poll::schedule::apply`] of each poll's outcome; it hands
-//!   fresh items to [`ingest`] and commits the batch off the async runtime.
+//!   parsing, full-text pages, a pure [`poll::schedule::apply`] of each poll's outcome; it
+//!   hands fresh items to [`ingest`] and commits the batch off the async runtime.
 //! - [`emit`]: cleaned output feeds (Atom, RSS, JSON Feed) and atomic file writing.
 //! - [`http`]: the read-only HTTP service (feeds, stories API, health, metrics, status page).
 //! - [`jsonl`]: the JSON Lines stage (`syndedup dedup`): reading, rejecting, annotating.

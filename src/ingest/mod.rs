@@ -2,10 +2,17 @@
 //! (records, emissions, merges, learner memory) and the output lines it queues.
 //!
 //! `poll` hands each poll's fresh items here, on the blocking pool; what comes back commits
-//! to the store in one transaction (see [`crate::store::Store::commit`]). Nothing here does
-//! I/O: rendering a line that cannot be serialised is an error, never an empty line.
+//! to the store in one transaction (see [`crate::store::Store::commit`]). Rendering a line
+//! that cannot be serialised is an error, never an empty line.
+//!
+//! [`session`] is the store session both `run` and `dedup --state` go through: opening the
+//! store, resuming from it, the emitted stories and the batch of the next commit.
 
-use std::collections::{HashMap, HashSet};
+pub mod session;
+
+pub use session::{open_store, retention_cutoff, Session};
+
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
@@ -13,10 +20,10 @@ use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 use crate::config::OutputKind;
 use crate::dedup::{Engine, Fingerprint};
 use crate::error::{Error, Result};
-use crate::model::{Article, ArticleMeta, Decision, FeedItem, StoryId};
+use crate::model::{Article, ArticleMeta, Decision, FeedItem};
 use crate::store::{
-    content_hash, restore_engine, Batch, CachedPage, Emission, EmissionKind, ItemKey, ItemRecord,
-    SeenItem, Snapshot, Store, StoryMerge,
+    content_hash, restore_engine, Batch, CachedPage, EmissionKind, ItemKey, ItemRecord, SeenItem,
+    Snapshot, Store,
 };
 use crate::wire;
 
@@ -104,13 +111,11 @@ pub fn resume(
     ids: EngineIds,
     learner: bool,
 ) -> Result<Snapshot> {
-    let secs = |d: Duration| d.as_secs().min(i64::MAX as u64) as i64;
-    let window = secs(engine.config().dedup.window);
-    let retention = secs(engine.config().dedup.retention);
     if let Some(now) = now {
-        store.expire(now.saturating_sub(retention))?;
+        store.expire(retention_cutoff(now, engine.config().dedup.retention))?;
     }
-    let mut snapshot = store.load(now.unwrap_or(0).saturating_sub(window))?;
+    let window = engine.config().dedup.window;
+    let mut snapshot = store.load(retention_cutoff(now.unwrap_or(0), window))?;
     if ids == EngineIds::Keyed {
         // The store keys items by outlet and the feed's id; the engine by the two joined.
         for item in &mut snapshot.items {
@@ -128,11 +133,10 @@ pub fn resume(
     Ok(snapshot)
 }
 
-/// What [`decide`] made of one poll's fresh items.
+/// What [`decide`] made of one poll's fresh items (their records, emissions, merges, output
+/// lines and learner memory are queued in the session's batch).
 #[derive(Debug)]
 pub struct Decided {
-    /// Records, emissions, merges, output lines and (with a store) the learner's memory.
-    pub batch: Batch,
     /// The body output feeds show for each item, by engine id.
     pub bodies: Vec<(String, String)>,
     /// Items processed, and of them those filed into an existing story.
@@ -142,15 +146,42 @@ pub struct Decided {
     pub elapsed: Duration,
 }
 
-/// Runs one outlet's fresh items through the engine in order and builds their batch: a
-/// record per item (its key, decision and payload), an emission when an item starts a story
-/// (`new`, once per story in `emitted`) or becomes its canonical (`update`), the merges it
-/// caused, and an output line per `kind`. `learner` adds the outlet's boilerplate memory.
-/// `display` gives the body feeds show for an item whose page was fetched.
+/// Runs one outlet's fresh items through the engine in order and queues them in the
+/// session's batch: a record per item (its key, decision and payload), an emission when an
+/// item starts a story (`new`, once per story in the session's emitted set) or becomes its
+/// canonical (`update`), the merges it caused, and an output line per `kind`. `learner` adds
+/// the outlet's boilerplate memory. `display` gives the body feeds show for an item whose
+/// page was fetched. On an error nothing of this poll is queued (the emitted set keeps what
+/// it learned).
 #[allow(clippy::too_many_arguments)]
 pub fn decide(
     engine: &mut Engine,
-    emitted: &mut HashSet<StoryId>,
+    session: &mut Session,
+    outlet: &str,
+    fresh: Vec<FreshItem>,
+    kind: Option<OutputKind>,
+    learner: bool,
+    now_unix: i64,
+    display: fn(&CachedPage) -> String,
+) -> Result<Decided> {
+    let mut poll = Session {
+        emitted: std::mem::take(&mut session.emitted),
+        batch: Batch::default(),
+    };
+    let decided = decide_into(
+        engine, &mut poll, outlet, fresh, kind, learner, now_unix, display,
+    );
+    session.emitted = poll.emitted;
+    let decided = decided?;
+    session.append_decided(poll.batch);
+    Ok(decided)
+}
+
+/// [`decide`] into a session of its own.
+#[allow(clippy::too_many_arguments)]
+fn decide_into(
+    engine: &mut Engine,
+    session: &mut Session,
     outlet: &str,
     fresh: Vec<FreshItem>,
     kind: Option<OutputKind>,
@@ -159,7 +190,6 @@ pub fn decide(
     display: fn(&CachedPage) -> String,
 ) -> Result<Decided> {
     let started = std::time::Instant::now();
-    let mut batch = Batch::default();
     let mut bodies = Vec::with_capacity(fresh.len());
     let mut dups = 0;
     let n = fresh.len();
@@ -175,14 +205,9 @@ pub fn decide(
         if decision.is_duplicate() {
             dups += 1;
         }
+        let key = ItemKey::new(outlet, &item.id);
         // A story's first appearance is emitted once; a later canonical is an update.
-        let emission = decision.became_canonical.then(|| {
-            if emitted.insert(decision.story) {
-                EmissionKind::New
-            } else {
-                EmissionKind::Update
-            }
-        });
+        let emission = session.emit_canonical(&decision, key.clone(), now_unix);
         let line = match kind {
             Some(OutputKind::Decisions) => {
                 Some(decision_line(outlet, &item, page.as_ref(), &decision)?)
@@ -201,23 +226,8 @@ pub fn decide(
             None => None,
         };
         if let Some(line) = line {
-            batch.lines.push(line);
+            session.batch.lines.push(line);
         }
-        let key = ItemKey::new(outlet, &item.id);
-        if let Some(kind) = emission {
-            batch.emissions.push(Emission {
-                story: decision.story,
-                kind,
-                item: key.clone(),
-                at: now_unix,
-            });
-        }
-        batch
-            .merges
-            .extend(decision.merged.iter().map(|&absorbed| StoryMerge {
-                absorbed,
-                survivor: decision.story,
-            }));
         let payload =
             serde_json::to_string(&item_json(outlet, &item, page.as_ref())).map_err(|source| {
                 Error::Serialize {
@@ -229,7 +239,7 @@ pub fn decide(
             .duplicate_of
             .as_deref()
             .and_then(ItemKey::from_engine_id);
-        batch.items.push(ItemRecord {
+        session.record(ItemRecord {
             meta: ArticleMeta {
                 id: key.id,
                 outlet: Some(outlet.to_string()),
@@ -253,6 +263,7 @@ pub fn decide(
     }
     // Items filed earlier in this batch into a story that a later item merged away
     // are stored under the surviving story (merges are applied before items).
+    let batch = &mut session.batch;
     if !batch.merges.is_empty() {
         for item in &mut batch.items {
             item.decision.story = engine.resolve(item.decision.story);
@@ -269,7 +280,6 @@ pub fn decide(
             .unwrap_or_default();
     }
     Ok(Decided {
-        batch,
         bodies,
         new: n,
         duplicates: dups,

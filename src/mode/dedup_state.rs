@@ -3,19 +3,22 @@
 //!
 //! The stage lives on the stream's clock (the latest `published` seen), not the wall clock:
 //! the window and retention count back from it, and it is each item's first/last-seen time.
+//!
+//! The store session (open, signature settings, expiry, load, restore, the emitted set and
+//! the batch) is [`ingest::Session`], the one `run` uses; what is kept here is the JSON
+//! Lines stage's own: the seen check of the uncommitted batch, the stories this run touched,
+//! and the keys of stories' first items.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
+use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::dedup::{Engine, Fingerprint};
-use crate::ingest::{self, EngineIds};
+use crate::ingest::{self, EngineIds, Session};
 use crate::model::{ArticleMeta, Decision, StoryId};
-use crate::store::{
-    content_hash, signature_settings, Batch, Emission, EmissionKind, ItemKey, ItemRecord,
-    SqliteStore, Store, StoryMerge,
-};
+use crate::store::{content_hash, EmissionKind, ItemKey, ItemRecord, SqliteStore, Store};
 
 /// Input lines per transaction: large enough that commits cost little, small enough that an
 /// interrupted run loses little work.
@@ -23,17 +26,17 @@ const COMMIT_EVERY: usize = 1000;
 
 pub struct State {
     store: SqliteStore,
-    batch: Batch,
+    /// Stories emitted as new (in earlier runs or this one) and the uncommitted batch.
+    session: Session,
     /// Content hashes of the items in the uncommitted batch (the store cannot see them yet).
     pending: HashMap<ItemKey, u64>,
-    /// Stories emitted as new, in earlier runs or this one.
-    emitted: HashSet<StoryId>,
     /// Stories emitted before this run started.
     emitted_before: HashSet<StoryId>,
     /// Stories that got an item in this run, in order of first touch.
     touched: Vec<StoryId>,
     touched_set: HashSet<StoryId>,
-    retention: i64,
+    /// How long records are kept, counted back from the stream's clock.
+    retention: Duration,
     /// The first item of each story, by key: a decision names its story's first article by
     /// its bare id (`duplicate_of`), and the store keeps that as a key with its outlet.
     firsts: HashMap<StoryId, ItemKey>,
@@ -43,18 +46,12 @@ impl State {
     /// Opens the store, deletes what is past retention and rebuilds the engine's index from
     /// the items inside the window.
     pub fn open(path: &Path, engine: &mut Engine) -> anyhow::Result<State> {
-        let mut store = SqliteStore::open(path)?;
-        store.check_settings(&signature_settings(engine.config()))?;
-        let retention = engine
-            .config()
-            .dedup
-            .retention
-            .as_secs()
-            .min(i64::MAX as u64) as i64;
+        let mut store = ingest::open_store(path, engine.config())?;
         // The stream's clock: the latest item time stored.
         let clock = store.load(i64::MAX)?.clock;
-        let snapshot = ingest::resume(&mut store, engine, clock, EngineIds::Bare, false)
-            .with_context(|| format!("cannot load the state from {}", path.display()))?;
+        let (session, snapshot) =
+            Session::resume(&mut store, engine, clock, EngineIds::Bare, false)
+                .with_context(|| format!("cannot load the state from {}", path.display()))?;
         let mut firsts = HashMap::new();
         for item in &snapshot.items {
             firsts
@@ -64,13 +61,12 @@ impl State {
         tracing::info!(path = %path.display(), items = snapshot.items.len(), stories = engine.story_count(), "state restored");
         Ok(State {
             store,
-            batch: Batch::default(),
+            emitted_before: session.emitted.clone(),
+            session,
             pending: HashMap::new(),
-            emitted_before: snapshot.emitted.clone(),
-            emitted: snapshot.emitted,
             touched: Vec::new(),
             touched_set: HashSet::new(),
-            retention,
+            retention: engine.config().dedup.retention,
             firsts,
         })
     }
@@ -86,7 +82,7 @@ impl State {
         };
         let seen = stored == Some(hash);
         if seen {
-            self.batch.seen.push(key);
+            self.session.batch.seen.push(key);
         }
         Ok((hash, seen))
     }
@@ -112,14 +108,8 @@ impl State {
         if self.touched_set.insert(decision.story) {
             self.touched.push(decision.story);
         }
-        self.batch.seen_at = clock;
-        self.batch
-            .merges
-            .extend(decision.merged.iter().map(|&absorbed| StoryMerge {
-                absorbed,
-                survivor: decision.story,
-            }));
-        self.batch.items.push(ItemRecord {
+        self.session.batch.seen_at = clock;
+        self.session.record(ItemRecord {
             meta: meta.clone(),
             content_hash: hash,
             time,
@@ -156,33 +146,19 @@ impl State {
 
     /// True (and recorded) when a story was not emitted before: `--emit unique` writes it.
     pub fn emit_new(&mut self, story: StoryId, item: &ArticleMeta, at: i64) -> bool {
-        if !self.emitted.insert(story) {
-            return false;
-        }
-        self.batch.emissions.push(Emission {
-            story,
-            kind: EmissionKind::New,
-            item: ItemKey::of(item),
-            at,
-        });
-        true
+        self.session.emit_new(story, ItemKey::of(item), at)
     }
 
     /// Records a `--emit stories` line; true when the story was emitted in an earlier run
     /// (the line is then an update).
     pub fn emit_story(&mut self, story: StoryId, canonical: &ArticleMeta, at: i64) -> bool {
         let update = self.emitted_before.contains(&story);
-        self.emitted.insert(story);
-        self.batch.emissions.push(Emission {
-            story,
-            kind: if update {
-                EmissionKind::Update
-            } else {
-                EmissionKind::New
-            },
-            item: ItemKey::of(canonical),
-            at,
-        });
+        let kind = if update {
+            EmissionKind::Update
+        } else {
+            EmissionKind::New
+        };
+        self.session.emit(story, kind, ItemKey::of(canonical), at);
         update
     }
 
@@ -198,12 +174,13 @@ impl State {
 
     /// True when the queued batch is full and should be committed.
     pub fn due(&self) -> bool {
-        self.batch.items.len() + self.batch.seen.len() >= COMMIT_EVERY
+        let batch = &self.session.batch;
+        batch.items.len() + batch.seen.len() >= COMMIT_EVERY
     }
 
     /// Commits whatever is queued, in one transaction.
     pub fn commit(&mut self) -> anyhow::Result<()> {
-        let batch = std::mem::take(&mut self.batch);
+        let batch = self.session.take_batch();
         self.pending.clear();
         self.store.commit(&batch)?;
         Ok(())
@@ -212,7 +189,8 @@ impl State {
     /// Commits the rest and deletes records past retention of the stream's final clock.
     pub fn finish(mut self, clock: i64) -> anyhow::Result<()> {
         self.commit()?;
-        self.store.expire(clock.saturating_sub(self.retention))?;
+        self.store
+            .expire(ingest::retention_cutoff(clock, self.retention))?;
         Ok(())
     }
 }

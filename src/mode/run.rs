@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::dedup::EngineConfig;
 use crate::http::{Publisher, Service, StoryPages};
 use crate::poll::{OutletReport, Poller};
-use crate::store::{signature_settings, store_path, SqliteStore, Store as _};
+use crate::store::{store_path, Store as _};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -34,37 +34,36 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .context("cannot start the async runtime")?;
     // Opened before anything else so a second daemon on the same store stops right here.
     let path = store_path(&config.store);
-    let mut store = SqliteStore::open(&path)?;
-    store.check_settings(&signature_settings(&EngineConfig::from_config(&config)))?;
+    let store = crate::ingest::open_store(&path, &EngineConfig::from_config(&config))?;
     let counters = store.counters()?;
     runtime.block_on(async move {
         let config_feeds_empty = config.feeds.is_empty();
         let publisher = Publisher::for_run(&config, &args.config);
         crate::http::update::seed_counters(publisher.state(), &counters);
         crate::http::write(publisher.state()).set_story_pages(StoryPages::for_config(&config)?);
+        // The daemon's signal handlers go in before the service logs that it listens.
+        let shutdown = (!args.once).then(shutdown_signal);
         let service = match (&config.http.listen, args.once) {
             (Some(listen), false) => Some(Service::start(listen, publisher.state().clone()).await?),
             _ => None,
         };
-        let mut poller = Poller::with_store(config, Box::new(store))
-            .with_context(|| format!("cannot resume from the store {}", path.display()))?;
+        // Resuming reads the whole window from the store: on the blocking pool.
+        let mut poller =
+            tokio::task::spawn_blocking(move || Poller::with_store(config, Box::new(store)))
+                .await
+                .context("the start-up task failed")?
+                .with_context(|| format!("cannot resume from the store {}", path.display()))?;
         if !config_feeds_empty || service.is_some() {
             poller.on_cycle(move |p, reports| {
                 publisher.cycle(p, reports, chrono::Utc::now());
             });
         }
-        if args.once {
-            let reports = poller.run_once().await?;
-            print!("{}", render_table(&reports));
-            if let Some(engine) = poller.engine() {
-                print!("{}", render_stories(&engine.stories(), STORIES_SHOWN));
-            }
-        } else {
+        if let Some(shutdown) = shutdown {
             info!(
                 outlets = poller.enabled_outlets(),
                 "daemon started; stop with SIGINT or SIGTERM"
             );
-            let totals = poller.run_until(shutdown_signal()).await?;
+            let totals = poller.run_until(shutdown).await?;
             info!(
                 polls = totals.polls,
                 failed = totals.failed,
@@ -72,6 +71,12 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
                 duplicates = totals.duplicates,
                 "daemon stopped"
             );
+        } else {
+            let reports = poller.run_once().await?;
+            print!("{}", render_table(&reports));
+            if let Some(engine) = poller.engine() {
+                print!("{}", render_stories(&engine.stories(), STORIES_SHOWN));
+            }
         }
         if let Some(service) = service {
             service.stop().await.context("the HTTP service failed")?;
@@ -80,28 +85,47 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
     })
 }
 
-/// Resolves on SIGINT or SIGTERM. A signal that cannot be listened for is ignored rather than
-/// treated as received.
-pub(crate) async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on SIGINT or SIGTERM. The handlers are installed when this is called, not when
+/// the future is first polled, so a signal sent right after a "ready" log line (e.g. "http
+/// service listening") is not missed; call it before logging that line. Must be called
+/// inside the runtime. A signal that cannot be listened for is ignored rather than treated
+/// as received.
+pub(crate) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut interrupt = signal(SignalKind::interrupt()).ok();
+        let mut terminate = signal(SignalKind::terminate()).ok();
+        async move {
+            let int = async {
+                match interrupt.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            let term = async {
+                match terminate.as_mut() {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = int => {}
+                _ = term => {}
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    {
+        async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 }
 

@@ -112,10 +112,12 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         // a broken store is reported once, not on every tick.
         let mut read = stamp(&path);
         refresh(&config, &path, &state).await;
-        let service = crate::http::Service::start(&listen, state.clone()).await?;
-        info!(store = %path.display(), refresh = %humantime::format_duration(args.refresh), "serving the store read-only; stop with SIGINT or SIGTERM");
+        // Installed before the service logs that it listens: a SIGTERM sent right after that
+        // line stops `serve` cleanly instead of killing it.
         let shutdown = crate::mode::run::shutdown_signal();
         tokio::pin!(shutdown);
+        let service = crate::http::Service::start(&listen, state.clone()).await?;
+        info!(store = %path.display(), refresh = %humantime::format_duration(args.refresh), "serving the store read-only; stop with SIGINT or SIGTERM");
         let mut ticks = tokio::time::interval(args.refresh);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;

@@ -2,7 +2,7 @@
 //! page (through `dom_smoothie`, a port of Mozilla's Readability), the page cache, and the
 //! per-outlet counters.
 //!
-//! The poller fetches pages (see `Poller::full_texts` in the parent module) with the same
+//! The poller fetches pages (`poll::pages`, `Poller::full_texts`) with the same
 //! polite [`super::Fetcher`] as feeds, guarded by [`super::guard`]; this module has no I/O.
 
 use serde::Serialize;

@@ -7,6 +7,7 @@
 //! - [`identity`]: our own item ids.
 //! - [`schedule`]: intervals, backoff, jitter; the per-outlet and per-host state a store persists.
 //! - [`fulltext`]: which items need their linked page, the page's main text, the page cache.
+//! - `pages`: fetching those pages for a poll's fresh items (cache, host gates, deadline).
 //! - [`guard`]: the SSRF guard on article links (schemes, addresses, redirects, DNS).
 //!
 //! Full text: new items of an outlet with `full_text = "auto"` (short items) or `"always"`
@@ -30,6 +31,7 @@ pub mod fulltext;
 mod generic;
 pub mod guard;
 pub mod identity;
+mod pages;
 pub mod repair;
 pub mod schedule;
 
@@ -50,9 +52,9 @@ use crate::error::{Error, Result};
 use crate::model::StoryId;
 use schedule::PollOutcome;
 
-use crate::ingest::{self, engine_id, Decided, FreshItem};
+use crate::ingest::{self, engine_id, Decided, Session};
 
-use crate::store::{flush_outbox, Batch, HostState as StoredHost, MemoryStore, Store};
+use crate::store::{flush_outbox, HostState as StoredHost, MemoryStore, Store};
 
 pub use crate::store::{
     CachedPage, HostState, ItemKey, OutletId, OutletState, PollState, PollStatus, SeenItem,
@@ -90,6 +92,22 @@ pub struct OutletReport {
 }
 
 impl OutletReport {
+    /// A report of nothing yet: failed without an error, no items.
+    fn blank(outlet: String, elapsed: Duration) -> OutletReport {
+        OutletReport {
+            outlet,
+            status: PollStatus::Failed(None),
+            error: None,
+            repairs: Vec::new(),
+            items: 0,
+            new: 0,
+            duplicates: 0,
+            elapsed,
+            engine: Duration::ZERO,
+            full_text: FullTextCounts::default(),
+        }
+    }
+
     /// What this poll adds to the outlet's stored counters (see [`Store::counters`]).
     pub fn tally(&self) -> crate::store::PollTally {
         crate::store::PollTally {
@@ -118,12 +136,31 @@ pub struct CycleTotals {
     pub duplicates: u64,
 }
 
+impl CycleTotals {
+    fn add(&mut self, t: &CycleTotals) {
+        self.polls += t.polls;
+        self.fresh += t.fresh;
+        self.unchanged += t.unchanged;
+        self.failed += t.failed;
+        self.items += t.items;
+        self.new += t.new;
+        self.duplicates += t.duplicates;
+    }
+}
+
 struct HostGate {
     permits: Arc<Semaphore>,
     blocked_until: Mutex<Option<Instant>>,
 }
 
 impl HostGate {
+    fn new(per_host: usize) -> Arc<HostGate> {
+        Arc::new(HostGate {
+            permits: Arc::new(Semaphore::new(per_host)),
+            blocked_until: Mutex::new(None),
+        })
+    }
+
     fn blocked_until(&self) -> Option<Instant> {
         self.blocked_until.lock().map(|g| *g).unwrap_or(None)
     }
@@ -188,10 +225,10 @@ pub struct Poller {
     /// The store every processed batch commits to: a [`MemoryStore`] unless the caller gave
     /// one. `None` only while a blocking task holds it (or after such a task panicked).
     store: Option<Box<dyn Store + Send>>,
-    /// Stories emitted as new (this run or, with a store, earlier ones inside the window).
-    emitted: HashSet<StoryId>,
-    /// The batch of the poll being handled, committed at the end of [`Poller::handle`].
-    batch: Batch,
+    /// The store session: stories emitted as new (this run or, with a store, earlier ones
+    /// inside the window) and the batch of the poll being handled, committed at the end of
+    /// [`Poller::handle`].
+    session: Session,
     last_expire: Option<Instant>,
     /// Clients for article pages, one per distinct guard among the outlets.
     page_fetchers: HashMap<Guard, Fetcher>,
@@ -229,12 +266,9 @@ impl Poller {
                     _ => None,
                 };
                 let guard = Guard::for_outlet(feed_url, config.fetch.allow_private);
-                hosts.entry(host.clone()).or_insert_with(|| {
-                    Arc::new(HostGate {
-                        permits: Arc::new(Semaphore::new(per_host)),
-                        blocked_until: Mutex::new(None),
-                    })
-                });
+                hosts
+                    .entry(host.clone())
+                    .or_insert_with(|| HostGate::new(per_host));
                 OutletRt {
                     cfg: o.clone(),
                     source,
@@ -275,8 +309,7 @@ impl Poller {
             bodies: HashMap::new(),
             cycle_hook: None,
             store: Some(Box::new(MemoryStore::new())),
-            emitted: HashSet::new(),
-            batch: Batch::default(),
+            session: Session::default(),
             last_expire: None,
             page_fetchers,
             store_lost: false,
@@ -291,7 +324,7 @@ impl Poller {
         let started = std::time::Instant::now();
         let mut engine = Engine::new(EngineConfig::from_config(&config))?;
         let now = schedule::unix_now();
-        let snapshot = ingest::resume(
+        let (session, snapshot) = Session::resume(
             store.as_mut(),
             &mut engine,
             Some(now),
@@ -326,7 +359,7 @@ impl Poller {
         let mut poller = Poller::with_engine(config, engine)?;
         poller.bodies = bodies;
         poller.restore(state);
-        poller.emitted = snapshot.emitted;
+        poller.session = session;
         poller.store = Some(store);
         poller.last_expire = Some(Instant::now());
         let written = poller.flush_output()?;
@@ -351,7 +384,7 @@ impl Poller {
 
     /// Commits the batch of the poll just handled, then writes its output lines.
     async fn commit_batch(&mut self) -> Result<()> {
-        let batch = std::mem::take(&mut self.batch);
+        let batch = self.session.take_batch();
         let Some(mut store) = self.store.take() else {
             return Ok(());
         };
@@ -574,28 +607,12 @@ impl Poller {
         }
         loop {
             if !once && !stopping {
-                let now = Instant::now();
-                for i in 0..self.outlets.len() {
-                    let o = &self.outlets[i];
-                    if o.cfg.enabled
-                        && !o.in_flight
-                        && o.source.is_ok()
-                        && self.effective_due(o) <= now
-                    {
-                        self.spawn(i, &mut tasks, false);
-                    }
-                }
+                self.spawn_due(&mut tasks);
             }
             if tasks.is_empty() {
                 if self.cycle_started.is_some() {
                     let t = self.end_cycle().await?;
-                    run_totals.polls += t.polls;
-                    run_totals.fresh += t.fresh;
-                    run_totals.unchanged += t.unchanged;
-                    run_totals.failed += t.failed;
-                    run_totals.items += t.items;
-                    run_totals.new += t.new;
-                    run_totals.duplicates += t.duplicates;
+                    run_totals.add(&t);
                     if let Some(mut hook) = self.cycle_hook.take() {
                         hook(self, &reports[cycle_from..]);
                         self.cycle_hook = Some(hook);
@@ -646,6 +663,17 @@ impl Poller {
         Ok(run_totals)
     }
 
+    /// Starts a fetch for every enabled outlet that is due and not in flight.
+    fn spawn_due(&mut self, tasks: &mut JoinSet<(usize, TaskResult)>) {
+        let now = Instant::now();
+        for i in 0..self.outlets.len() {
+            let o = &self.outlets[i];
+            if o.cfg.enabled && !o.in_flight && o.source.is_ok() && self.effective_due(o) <= now {
+                self.spawn(i, tasks, false);
+            }
+        }
+    }
+
     /// Starts a fetch; for an outlet that cannot be fetched at all, returns its report instead.
     fn spawn(
         &mut self,
@@ -658,16 +686,8 @@ impl Poller {
             Ok(s) => s.clone(),
             Err(e) => {
                 return Some(OutletReport {
-                    outlet: o.cfg.name.clone(),
-                    status: PollStatus::Failed(None),
                     error: Some(e.clone()),
-                    repairs: Vec::new(),
-                    items: 0,
-                    new: 0,
-                    duplicates: 0,
-                    elapsed: Duration::ZERO,
-                    engine: Duration::ZERO,
-                    full_text: FullTextCounts::default(),
+                    ..OutletReport::blank(o.cfg.name.clone(), Duration::ZERO)
                 })
             }
         };
@@ -717,20 +737,8 @@ impl Poller {
             TaskResult::Done { outcome, elapsed } => (outcome, elapsed),
         };
         let now_unix = schedule::unix_now();
-        let sched = self.config.schedule.clone();
         let name = self.outlets[i].cfg.name.clone();
-        let mut report = OutletReport {
-            outlet: name.clone(),
-            status: PollStatus::Failed(None),
-            error: None,
-            repairs: Vec::new(),
-            items: 0,
-            new: 0,
-            duplicates: 0,
-            elapsed,
-            engine: Duration::ZERO,
-            full_text: FullTextCounts::default(),
-        };
+        let mut report = OutletReport::blank(name.clone(), elapsed);
         self.totals.polls += 1;
         let outcome = match outcome {
             FetchOutcome::NotModified { status, max_age } => {
@@ -742,103 +750,10 @@ impl Poller {
                 message: f.message,
                 retry_after: f.retry_after,
             },
-            FetchOutcome::Fresh(fresh) => {
-                let base = fresh.final_url.clone();
-                let content_type = fresh.content_type.clone();
-                let body = fresh.body;
-                let parsed = tokio::task::spawn_blocking(move || {
-                    parse_feed_with(&body, base.as_deref(), content_type.as_deref())
-                })
-                .await
-                .map_err(|e| Error::Feed {
-                    url: self.outlets[i].cfg.url.clone(),
-                    message: format!("the parse task failed: {e}"),
-                })?;
-                match parsed {
-                    // Includes "no items": a document with <item>/<entry> elements of which
-                    // none could be read is an error, never "ok, 0 items".
-                    Err(e) => PollOutcome::Failed {
-                        status: PollStatus::fresh(fresh.status),
-                        message: e.to_string(),
-                        retry_after: None,
-                    },
-                    Ok(feed) => {
-                        if feed.repairs != self.outlets[i].repairs {
-                            if !feed.repairs.is_empty() {
-                                info!(
-                                    outlet = %name,
-                                    url = %self.outlets[i].cfg.url,
-                                    encoding = feed.encoding,
-                                    repairs = %feed.repairs.join("; "),
-                                    "feed read after repairs"
-                                );
-                            }
-                            self.outlets[i].repairs = feed.repairs.clone();
-                        } else if !feed.repairs.is_empty() {
-                            debug!(outlet = %name, repairs = %feed.repairs.join("; "), "feed read after repairs");
-                        }
-                        report.repairs = feed.repairs.clone();
-                        self.totals.fresh += 1;
-                        if feed.disambiguated > 0 {
-                            debug!(outlet = %name, items = feed.disambiguated, "repeated item ids made unique");
-                        }
-                        let (new, dups) = self
-                            .process_items(i, feed.items, now_unix, &mut report)
-                            .await?;
-                        report.new = new;
-                        report.duplicates = dups;
-                        PollOutcome::Read {
-                            status: fresh.status,
-                            validators: fresh.validators,
-                            hint: [feed.ttl, fresh.max_age].into_iter().flatten().max(),
-                        }
-                    }
-                }
-            }
+            FetchOutcome::Fresh(fresh) => self.read_fresh(i, fresh, now_unix, &mut report).await?,
         };
-        let configured = self.outlets[i].cfg.interval;
-        let applied = schedule::apply(
-            &mut self.outlets[i].state,
-            outcome,
-            configured,
-            &name,
-            &sched,
-            now_unix,
-        );
-        report.status = applied.status;
-        let now = Instant::now();
-        self.outlets[i].due = now + applied.delay;
-        if let Some(message) = applied.error {
-            report.error = Some(message.clone());
-            self.totals.failed += 1;
-            if let Some(block) = applied.block_host {
-                if let Some(gate) = self.hosts.get(&self.outlets[i].host) {
-                    gate.block_until(now + block);
-                }
-            }
-            warn!(
-                outlet = %name,
-                url = %self.outlets[i].cfg.url,
-                status = %report.status,
-                failures = self.outlets[i].state.failures,
-                retry_in = %humantime::format_duration(Duration::from_secs(applied.delay.as_secs())),
-                error = %message,
-                "poll failed"
-            );
-        }
-        self.batch.outlet = Some((name.clone(), self.outlets[i].state.clone()));
-        self.batch.seen_at = now_unix;
-        let host = &self.outlets[i].host;
-        if let Some(until) = self.hosts.get(host).and_then(|g| g.blocked_until()) {
-            let left = until.saturating_duration_since(Instant::now()).as_secs() as i64;
-            self.batch.hosts.push((
-                host.clone(),
-                StoredHost {
-                    blocked_until: Some(now_unix + left),
-                },
-            ));
-        }
-        self.batch.tally = Some(report.tally());
+        self.apply_outcome(i, outcome, now_unix, &mut report);
+        self.queue_poll_state(i, now_unix, &report);
         self.commit_batch().await?;
         debug!(
             outlet = %name,
@@ -850,6 +765,134 @@ impl Poller {
             "polled"
         );
         Ok(Some(report))
+    }
+
+    /// A fetched document: parsed on the blocking pool, its items through the engine. A
+    /// document that cannot be read (including "no items": `<item>`/`<entry>` elements of
+    /// which none could be read, never "ok, 0 items") is a failed poll.
+    async fn read_fresh(
+        &mut self,
+        i: usize,
+        fresh: fetch::Fresh,
+        now_unix: i64,
+        report: &mut OutletReport,
+    ) -> Result<PollOutcome> {
+        let base = fresh.final_url.clone();
+        let content_type = fresh.content_type.clone();
+        let body = fresh.body;
+        let parsed = tokio::task::spawn_blocking(move || {
+            parse_feed_with(&body, base.as_deref(), content_type.as_deref())
+        })
+        .await
+        .map_err(|e| Error::Feed {
+            url: self.outlets[i].cfg.url.clone(),
+            message: format!("the parse task failed: {e}"),
+        })?;
+        let feed = match parsed {
+            Ok(feed) => feed,
+            Err(e) => {
+                return Ok(PollOutcome::Failed {
+                    status: PollStatus::fresh(fresh.status),
+                    message: e.to_string(),
+                    retry_after: None,
+                })
+            }
+        };
+        self.note_repairs(i, &feed);
+        report.repairs = feed.repairs.clone();
+        self.totals.fresh += 1;
+        if feed.disambiguated > 0 {
+            debug!(outlet = %self.outlets[i].cfg.name, items = feed.disambiguated, "repeated item ids made unique");
+        }
+        let (new, dups) = self.process_items(i, feed.items, now_unix, report).await?;
+        report.new = new;
+        report.duplicates = dups;
+        Ok(PollOutcome::Read {
+            status: fresh.status,
+            validators: fresh.validators,
+            hint: [feed.ttl, fresh.max_age].into_iter().flatten().max(),
+        })
+    }
+
+    /// Logs what had to be repaired to read an outlet's document: at INFO when it changed
+    /// since the outlet's last document, at DEBUG when it is the same again.
+    fn note_repairs(&mut self, i: usize, feed: &ParsedFeed) {
+        let o = &mut self.outlets[i];
+        if feed.repairs != o.repairs {
+            if !feed.repairs.is_empty() {
+                info!(
+                    outlet = %o.cfg.name,
+                    url = %o.cfg.url,
+                    encoding = feed.encoding,
+                    repairs = %feed.repairs.join("; "),
+                    "feed read after repairs"
+                );
+            }
+            o.repairs = feed.repairs.clone();
+        } else if !feed.repairs.is_empty() {
+            debug!(outlet = %o.cfg.name, repairs = %feed.repairs.join("; "), "feed read after repairs");
+        }
+    }
+
+    /// What the poll's outcome does to the outlet ([`schedule::apply`]): its state, when it
+    /// is next due, a host block; a failure is counted and logged.
+    fn apply_outcome(
+        &mut self,
+        i: usize,
+        outcome: PollOutcome,
+        now_unix: i64,
+        report: &mut OutletReport,
+    ) {
+        let sched = self.config.schedule.clone();
+        let o = &mut self.outlets[i];
+        let applied = schedule::apply(
+            &mut o.state,
+            outcome,
+            o.cfg.interval,
+            &o.cfg.name,
+            &sched,
+            now_unix,
+        );
+        report.status = applied.status;
+        let now = Instant::now();
+        o.due = now + applied.delay;
+        if let Some(message) = applied.error {
+            report.error = Some(message.clone());
+            self.totals.failed += 1;
+            if let Some(block) = applied.block_host {
+                if let Some(gate) = self.hosts.get(&o.host) {
+                    gate.block_until(now + block);
+                }
+            }
+            warn!(
+                outlet = %o.cfg.name,
+                url = %o.cfg.url,
+                status = %report.status,
+                failures = o.state.failures,
+                retry_in = %humantime::format_duration(Duration::from_secs(applied.delay.as_secs())),
+                error = %message,
+                "poll failed"
+            );
+        }
+    }
+
+    /// Queues the outlet's new fetch state, its host's block and the poll's tally in the
+    /// poll's batch.
+    fn queue_poll_state(&mut self, i: usize, now_unix: i64, report: &OutletReport) {
+        let o = &self.outlets[i];
+        let batch = &mut self.session.batch;
+        batch.outlet = Some((o.cfg.name.clone(), o.state.clone()));
+        batch.seen_at = now_unix;
+        if let Some(until) = self.hosts.get(&o.host).and_then(|g| g.blocked_until()) {
+            let left = until.saturating_duration_since(Instant::now()).as_secs() as i64;
+            batch.hosts.push((
+                o.host.clone(),
+                StoredHost {
+                    blocked_until: Some(now_unix + left),
+                },
+            ));
+        }
+        batch.tally = Some(report.tally());
     }
 
     /// Filters seen items, runs the rest through the engine on the blocking pool, and writes
@@ -866,11 +909,11 @@ impl Poller {
         self.totals.items += items.len() as u64;
         let seen = self.seen.outlets.entry(outlet.clone()).or_default();
         let (mut fresh, unchanged) = ingest::filter_seen(seen, &outlet, items, now_unix);
-        self.batch.seen.extend(unchanged);
+        self.session.batch.seen.extend(unchanged);
         if fresh.is_empty() {
             return Ok((0, 0));
         }
-        report.full_text = self.full_texts(i, &mut fresh, now_unix).await;
+        report.full_text = self.full_texts(i, &mut fresh, now_unix).await?;
         self.outlets[i].full_text.add(&report.full_text);
         let Some(mut engine) = self.engine.take() else {
             return Err(Error::Feed {
@@ -879,30 +922,29 @@ impl Poller {
             });
         };
         let kind = self.output.as_ref().map(|o| o.kind);
-        let mut emitted = std::mem::take(&mut self.emitted);
+        let mut session = std::mem::take(&mut self.session);
         let joined = tokio::task::spawn_blocking(move || {
             let decided = ingest::decide(
                 &mut engine,
-                &mut emitted,
+                &mut session,
                 &outlet,
                 fresh,
                 kind,
                 true,
                 now_unix,
-                display_body,
+                pages::display_body,
             );
-            (engine, emitted, decided)
+            (engine, session, decided)
         })
         .await;
-        let (engine, emitted, decided) = joined.map_err(|source| Error::Task {
+        let (engine, session, decided) = joined.map_err(|source| Error::Task {
             what: "the dedup task",
             source,
         })?;
         // The engine comes back whatever happened, so it is never lost.
         self.engine = Some(engine);
-        self.emitted = emitted;
+        self.session = session;
         let Decided {
-            mut batch,
             bodies,
             new: n,
             duplicates: dups,
@@ -912,287 +954,7 @@ impl Poller {
         report.engine = engine_time;
         self.totals.new += n as u64;
         self.totals.duplicates += dups as u64;
-        self.batch.merges.append(&mut batch.merges);
-        self.batch.items.append(&mut batch.items);
-        self.batch.emissions.append(&mut batch.emissions);
-        self.batch.lines.append(&mut batch.lines);
-        self.batch.learner.append(&mut batch.learner);
         Ok((n, dups))
-    }
-
-    /// Fetches (or takes from the cache) the page of each fresh item that wants it under the
-    /// outlet's `full_text` mode, and sets `page` on the items whose page gave usable text.
-    /// New items are fetched on a cache miss; an edited item only revalidates a cached page
-    /// (a conditional GET). Failures leave the item as it is; they are counted and logged.
-    async fn full_texts(
-        &mut self,
-        i: usize,
-        fresh: &mut [FreshItem],
-        now_unix: i64,
-    ) -> FullTextCounts {
-        let mut counts = FullTextCounts::default();
-        let mode = self.outlets[i].cfg.full_text;
-        let Some(fetcher) = self.page_fetchers.get(&self.outlets[i].guard).cloned() else {
-            return counts;
-        };
-        let outlet = self.outlets[i].cfg.name.clone();
-        let min_words = self.config.fetch.full_text_min_words.get();
-        let cap = self.config.fetch.full_text_max_per_poll;
-        let mut first_error: Option<String> = None;
-        let mut note = |counts: &mut FullTextCounts, refused: bool, url: &str, error: &str| {
-            if refused {
-                counts.refused += 1;
-            } else {
-                counts.failed += 1;
-            }
-            debug!(outlet = %outlet, url = %url, refused, error = %error, "full text not used; the item keeps its feed text");
-            first_error.get_or_insert_with(|| error.to_string());
-        };
-        // (index in `fresh`, link, cached page to revalidate, feed words)
-        let mut jobs: Vec<(usize, String, Option<CachedPage>, usize)> = Vec::new();
-        for (k, f) in fresh.iter_mut().enumerate() {
-            let Some(link) = f.item.url.clone() else {
-                continue;
-            };
-            if !fulltext::wants_page(mode, &f.item.body, min_words) {
-                continue;
-            }
-            match url::Url::parse(&link) {
-                Ok(u) if fulltext::reserved_name(&u) => {
-                    // Documentation names never resolve: not worth a lookup, nor a warning.
-                    counts.skipped += 1;
-                    continue;
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    note(
-                        &mut counts,
-                        false,
-                        &link,
-                        &format!("{link} is not a valid URL: {e}"),
-                    );
-                    continue;
-                }
-            }
-            let cached = self.cached_page(&link);
-            match (cached, f.new) {
-                (Some(page), true) => {
-                    counts.cached += 1;
-                    f.page = Some(page);
-                }
-                (Some(page), false) => jobs.push((k, link, Some(page), 0)),
-                (None, true) => jobs.push((k, link, None, 0)),
-                (None, false) => {}
-            }
-        }
-        if jobs.len() > cap {
-            counts.skipped += (jobs.len() - cap) as u64;
-            jobs.truncate(cap);
-        }
-        for job in &mut jobs {
-            job.3 = fulltext::word_count(&fresh[job.0].item.body);
-        }
-        let mut tasks: JoinSet<(usize, String, Option<CachedPage>, usize, FetchOutcome)> =
-            JoinSet::new();
-        for (k, link, cached, words) in jobs {
-            let host = url::Url::parse(&link)
-                .map(|u| Source::Http(u).host_key())
-                .unwrap_or_default();
-            let per_host = self.config.fetch.per_host_concurrency.get();
-            let gate = self
-                .hosts
-                .entry(host)
-                .or_insert_with(|| {
-                    Arc::new(HostGate {
-                        permits: Arc::new(Semaphore::new(per_host)),
-                        blocked_until: Mutex::new(None),
-                    })
-                })
-                .clone();
-            let global = self.global.clone();
-            let fetcher = fetcher.clone();
-            tasks.spawn(async move {
-                let _host = gate.permits.clone().acquire_owned().await.ok();
-                if let Some(until) = gate.blocked_until().filter(|u| *u > Instant::now()) {
-                    let wait = until.saturating_duration_since(Instant::now()).as_secs();
-                    let failed = FetchOutcome::Failed(fetch::Failure {
-                        status: None,
-                        message: format!("the host asked us to wait (Retry-After) {wait} s more"),
-                        retry_after: None,
-                    });
-                    return (k, link, cached, words, failed);
-                }
-                let _global = global.acquire_owned().await.ok();
-                let validators = Validators {
-                    etag: cached.as_ref().and_then(|c| c.etag.clone()),
-                    last_modified: cached.as_ref().and_then(|c| c.last_modified.clone()),
-                };
-                let outcome = fetcher.fetch_page(&link, &validators).await;
-                if let FetchOutcome::Failed(f) = &outcome {
-                    if let Some(ra) = f.retry_after {
-                        gate.block_until(Instant::now() + ra);
-                    }
-                }
-                (k, link, cached, words, outcome)
-            });
-        }
-        // Pages to extract: (index, link, final URL, body, HTTP charset, validators, feed words).
-        #[allow(clippy::type_complexity)]
-        let mut bodies: Vec<(
-            usize,
-            String,
-            String,
-            Vec<u8>,
-            Option<String>,
-            Validators,
-            usize,
-        )> = Vec::new();
-        // The poll loop waits for these pages, so they get one request's time in all: a slow
-        // site delays the other outlets' polls by at most `fetch.timeout`.
-        let deadline = Instant::now() + self.config.fetch.timeout;
-        loop {
-            let joined = match tokio::time::timeout_at(deadline, tasks.join_next()).await {
-                Ok(Some(joined)) => joined,
-                Ok(None) => break,
-                Err(_) => {
-                    let left = tasks.len() as u64;
-                    tasks.abort_all();
-                    counts.skipped += left;
-                    debug!(outlet = %self.outlets[i].cfg.name, pages = left, "full-text pages still in flight at the poll's deadline (fetch.timeout) were dropped");
-                    break;
-                }
-            };
-            let Ok((k, link, cached, words, outcome)) = joined else {
-                counts.failed += 1;
-                continue;
-            };
-            match outcome {
-                FetchOutcome::Fresh(page) => {
-                    if !fulltext::is_html_type(page.content_type.as_deref()) {
-                        let ct = page.content_type.unwrap_or_default();
-                        note(
-                            &mut counts,
-                            false,
-                            &link,
-                            &format!("{link}: the page is {ct}, not HTML"),
-                        );
-                        continue;
-                    }
-                    let final_url = page.final_url.unwrap_or_else(|| link.clone());
-                    let charset = page
-                        .content_type
-                        .as_deref()
-                        .and_then(decode::charset_of)
-                        .map(str::to_string);
-                    bodies.push((
-                        k,
-                        link,
-                        final_url,
-                        page.body,
-                        charset,
-                        page.validators,
-                        words,
-                    ));
-                }
-                FetchOutcome::NotModified { .. } => match cached {
-                    Some(mut c) => {
-                        counts.cached += 1;
-                        c.fetched_at = now_unix;
-                        self.remember_page(c.clone());
-                        fresh[k].page = Some(c);
-                    }
-                    None => note(
-                        &mut counts,
-                        false,
-                        &link,
-                        &format!("{link}: 304 without a cached copy"),
-                    ),
-                },
-                FetchOutcome::Failed(f) => {
-                    let refused = f.is_refusal();
-                    let message = if refused {
-                        f.message
-                    } else {
-                        match f.status {
-                            Some(s) if !f.message.contains(&s.to_string()) => {
-                                format!("{link}: HTTP {s}: {}", f.message)
-                            }
-                            _ => format!("{link}: {}", f.message),
-                        }
-                    };
-                    note(&mut counts, refused, &link, &message);
-                }
-            }
-        }
-        if !bodies.is_empty() {
-            let extracted = tokio::task::spawn_blocking(move || {
-                bodies
-                    .into_iter()
-                    .map(|(k, link, final_url, body, charset, validators, words)| {
-                        // The same detection as feeds: BOM, HTTP charset, then the bytes.
-                        let html = decode::decode(&body, charset.as_deref()).text;
-                        let result = fulltext::extract(&html, &final_url, words);
-                        (k, link, final_url, validators, result)
-                    })
-                    .collect::<Vec<_>>()
-            })
-            .await;
-            match extracted {
-                Ok(results) => {
-                    for (k, link, final_url, validators, result) in results {
-                        match result {
-                            Ok(html) => {
-                                counts.fetched += 1;
-                                let page = CachedPage {
-                                    url: link,
-                                    final_url,
-                                    fetched_at: now_unix,
-                                    etag: validators.etag,
-                                    last_modified: validators.last_modified,
-                                    html,
-                                };
-                                self.remember_page(page.clone());
-                                fresh[k].page = Some(page);
-                            }
-                            Err(e) => note(&mut counts, false, &link, &e.to_string()),
-                        }
-                    }
-                }
-                Err(e) => {
-                    warn!(outlet = %self.outlets[i].cfg.name, error = %e, "the full-text extraction task failed; the items keep their feed text");
-                }
-            }
-        }
-        if counts.failed + counts.refused > 0 {
-            if let Some(error) = &first_error {
-                warn!(
-                    outlet = %self.outlets[i].cfg.name,
-                    failed = counts.failed,
-                    refused = counts.refused,
-                    fetched = counts.fetched,
-                    first_error = %error,
-                    "some article pages gave no full text; those items keep their feed text"
-                );
-            }
-        }
-        counts
-    }
-
-    /// A cached page by link, from the store.
-    fn cached_page(&self, url: &str) -> Option<CachedPage> {
-        match self.store.as_ref().map(|store| store.page(url)) {
-            Some(Ok(page)) => page,
-            Some(Err(e)) => {
-                warn!(url = %url, error = %e, "cannot read the page cache; fetching the page again");
-                None
-            }
-            None => None,
-        }
-    }
-
-    /// Caches a page: in the poll's batch, committed with it.
-    fn remember_page(&mut self, page: CachedPage) {
-        self.batch.pages.push(page);
     }
 
     async fn end_cycle(&mut self) -> Result<CycleTotals> {
@@ -1203,13 +965,13 @@ impl Poller {
             .map(|s| s.elapsed())
             .unwrap_or_default();
         let now = schedule::unix_now();
-        let retention = self.config.dedup.retention.as_secs().min(i64::MAX as u64) as i64;
-        let forgotten_items = self.seen.expire(now.saturating_sub(retention));
+        let cutoff = ingest::retention_cutoff(now, self.config.dedup.retention);
+        let forgotten_items = self.seen.expire(cutoff);
         let expire_due = self
             .last_expire
             .is_none_or(|at| at.elapsed() >= EXPIRE_EVERY);
         if expire_due && self.store.is_some() {
-            self.expire_store(now.saturating_sub(retention)).await?;
+            self.expire_store(cutoff).await?;
             self.last_expire = Some(Instant::now());
         }
         let mut forgotten_stories = 0;
@@ -1248,9 +1010,4 @@ async fn sleep_until_opt(when: Option<Instant>) {
         Some(w) => tokio::time::sleep_until(w).await,
         None => std::future::pending().await,
     }
-}
-
-/// What the cleaned feeds show for an item whose page was fetched.
-fn display_body(page: &CachedPage) -> String {
-    fulltext::display_body(&page.html, &page.final_url)
 }
