@@ -43,6 +43,9 @@ pub struct MemoryStore {
     /// Items by sequence number (the order first stored).
     items: BTreeMap<u64, Row>,
     by_key: HashMap<ItemKey, u64>,
+    /// Each story's items by sequence number, so a batch's bookkeeping costs the stories it
+    /// touches, not a scan of every stored item.
+    members: HashMap<u64, BTreeSet<u64>>,
     next_seq: u64,
     stories: BTreeMap<u64, StoryRow>,
     aliases: BTreeMap<u64, u64>,
@@ -76,11 +79,7 @@ impl MemoryStore {
     fn settle(&mut self, touched: &BTreeSet<u64>) -> u64 {
         let mut dropped = 0;
         for &s in touched {
-            let first = self
-                .items
-                .iter()
-                .find(|(_, r)| r.story == s)
-                .map(|(&seq, _)| seq);
+            let first = self.members.get(&s).and_then(|m| m.first().copied());
             match first {
                 None => {
                     if self.stories.remove(&s).is_some() {
@@ -101,16 +100,34 @@ impl MemoryStore {
         dropped
     }
 
+    /// Moves item `seq` from story `from` (if any) to story `to` in the members index.
+    fn file_member(&mut self, seq: u64, from: Option<u64>, to: u64) {
+        if let Some(from) = from.filter(|&f| f != to) {
+            self.unfile_member(seq, from);
+        }
+        self.members.entry(to).or_default().insert(seq);
+    }
+
+    fn unfile_member(&mut self, seq: u64, story: u64) {
+        if let Some(m) = self.members.get_mut(&story) {
+            m.remove(&seq);
+            if m.is_empty() {
+                self.members.remove(&story);
+            }
+        }
+    }
+
     fn resolve(&self, id: StoryId) -> StoryId {
         self.aliases.get(&id.0).map_or(id, |&s| StoryId(s))
     }
 
     fn stored_story(&self, id: u64, row: &StoryRow) -> StoredStory {
         let mut members: Vec<(u64, &Row)> = self
-            .items
-            .iter()
-            .filter(|(_, r)| r.story == id)
-            .map(|(&seq, r)| (seq, r))
+            .members
+            .get(&id)
+            .into_iter()
+            .flatten()
+            .filter_map(|seq| self.items.get(seq).map(|r| (*seq, r)))
             .collect();
         members.sort_by_key(|(seq, r)| (r.first_seen, *seq));
         let canonical = members
@@ -215,8 +232,11 @@ impl Store for MemoryStore {
             if absorbed == survivor {
                 continue;
             }
-            for r in self.items.values_mut().filter(|r| r.story == absorbed) {
-                r.story = survivor;
+            for seq in self.members.remove(&absorbed).unwrap_or_default() {
+                if let Some(r) = self.items.get_mut(&seq) {
+                    r.story = survivor;
+                }
+                self.members.entry(survivor).or_default().insert(seq);
             }
             if let Some(gone) = self.stories.get(&absorbed).copied() {
                 if let Some(s) = self.stories.get_mut(&survivor) {
@@ -243,6 +263,7 @@ impl Store for MemoryStore {
                     self.next_seq
                 }
             };
+            let old_story = self.items.get(&seq).map(|old| old.story);
             let first_seen = match self.items.get(&seq) {
                 Some(old) => {
                     if old.story != story {
@@ -252,6 +273,7 @@ impl Store for MemoryStore {
                 }
                 None => item.seen_at,
             };
+            self.file_member(seq, old_story, story);
             self.items.insert(
                 seq,
                 Row {
@@ -335,6 +357,7 @@ impl Store for MemoryStore {
         for seq in &old {
             if let Some(r) = self.items.remove(seq) {
                 self.by_key.remove(&MemoryStore::key(&r.meta));
+                self.unfile_member(*seq, r.story);
                 touched.insert(r.story);
             }
         }
@@ -539,6 +562,57 @@ mod tests {
         assert_eq!(
             shape(memory.stories(&q).expect("m")),
             shape(sqlite.stories(&q).expect("s"))
+        );
+    }
+
+    /// A merge moves the absorbed story's items to the survivor, in both stores alike, and
+    /// expiry takes them out of the story they ended in.
+    #[test]
+    fn merges_and_expiry_keep_the_story_members_like_the_sqlite_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut sqlite = SqliteStore::open(&dir.path().join("s.db")).expect("open");
+        let mut memory = MemoryStore::new();
+        let mut engine = Engine::with_defaults();
+        let first = batch(
+            &mut engine,
+            &[("Wire", "a1", TALKS, 100), ("Wire", "r1", RATES, 110)],
+        );
+        let (talks, rates) = (first.items[0].decision.story, first.items[1].decision.story);
+        assert_ne!(talks, rates);
+        let mut bridge = batch(&mut engine, &[("Paper", "b1", TALKS, 200)]);
+        bridge.merges = vec![StoryMerge {
+            absorbed: rates,
+            survivor: talks,
+        }];
+        bridge.items[0].decision.story = talks;
+        for b in [&first, &bridge] {
+            sqlite.commit(b).expect("sqlite");
+            memory.commit(b).expect("memory");
+        }
+        let ids = |s: Option<StoredStory>| -> Vec<String> {
+            let mut ids: Vec<String> = s
+                .expect("story")
+                .copies
+                .iter()
+                .map(|c| c.meta.id.clone())
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(memory.story(talks).expect("m")), ["a1", "b1", "r1"]);
+        assert_eq!(
+            ids(memory.story(rates).expect("m")),
+            ids(sqlite.story(rates).expect("s")),
+            "the absorbed id resolves to the survivor"
+        );
+        assert_eq!(
+            memory.expire(150).expect("m"),
+            sqlite.expire(150).expect("s")
+        );
+        assert_eq!(ids(memory.story(talks).expect("m")), ["b1"]);
+        assert_eq!(
+            ids(memory.story(talks).expect("m")),
+            ids(sqlite.story(talks).expect("s"))
         );
     }
 }
