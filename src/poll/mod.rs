@@ -52,7 +52,9 @@ use schedule::PollOutcome;
 
 use crate::ingest::{self, engine_id, Decided, FreshItem};
 
-use crate::store::{flush_outbox, Batch, HostState as StoredHost, MemoryStore, Store};
+use crate::store::{
+    catch_up_engine, flush_outbox, Batch, HostState as StoredHost, Leases, MemoryStore, Store,
+};
 
 pub use crate::store::{
     CachedPage, HostState, ItemKey, OutletId, OutletState, PollState, PollStatus, SeenItem,
@@ -157,6 +159,8 @@ enum TaskResult {
     },
     /// The host asked us to wait (Retry-After) while this fetch was queued.
     Deferred,
+    /// Another worker holds the outlet's lease (a store shared by several workers).
+    Leased,
 }
 
 /// Where decision or story lines go (`[output] jsonl`), written from the store's outbox.
@@ -197,7 +201,14 @@ pub struct Poller {
     page_fetchers: HashMap<Guard, Fetcher>,
     /// Set when a blocking store task panicked and took the store with it.
     store_lost: bool,
+    /// Outlet leases of a store shared by several workers, and the outlets this worker
+    /// claimed (released when the run ends).
+    leases: Option<Arc<Leases>>,
+    claimed: Arc<Mutex<HashSet<String>>>,
 }
+
+/// How soon an outlet another worker holds is tried again (sooner when its interval is).
+const LEASED_RETRY: Duration = Duration::from_secs(60);
 
 /// How often the daemon deletes records past retention from the store.
 const EXPIRE_EVERY: Duration = Duration::from_secs(3600);
@@ -280,6 +291,8 @@ impl Poller {
             last_expire: None,
             page_fetchers,
             store_lost: false,
+            leases: None,
+            claimed: Arc::new(Mutex::new(HashSet::new())),
         })
     }
 
@@ -327,6 +340,7 @@ impl Poller {
         poller.bodies = bodies;
         poller.restore(state);
         poller.emitted = snapshot.emitted;
+        poller.leases = store.leases();
         poller.store = Some(store);
         poller.last_expire = Some(Instant::now());
         let written = poller.flush_output()?;
@@ -368,7 +382,119 @@ impl Poller {
             (store, result)
         })
         .await;
-        self.store_back(joined, "the store commit")
+        self.store_back(joined, "the store commit")?;
+        self.catch_up_foreign()
+    }
+
+    /// Applies what other workers committed (a store shared by several workers) and the
+    /// store handed over since the last time: the engine, emitted stories, seen items,
+    /// outlet schedules, host blocks and bodies. Nothing with a store of one writer.
+    fn catch_up_foreign(&mut self) -> Result<()> {
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        let foreign = store.take_foreign();
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
+            let start = schedule::unix_now().saturating_sub(window);
+            catch_up_engine(
+                store.as_ref(),
+                engine,
+                &mut self.emitted,
+                &foreign,
+                start,
+                ItemKey::engine_id,
+            )?;
+        }
+        self.apply_foreign(&foreign);
+        Ok(())
+    }
+
+    /// The poller's side of other workers' batches: their seen items, the schedule of the
+    /// outlets they polled, host blocks, and the bodies of their items for output feeds.
+    fn apply_foreign(&mut self, foreign: &[Arc<Batch>]) {
+        let now_unix = schedule::unix_now();
+        let now = Instant::now();
+        let later =
+            |unix: i64| now + Duration::from_secs(unix.saturating_sub(now_unix).max(0) as u64);
+        for b in foreign {
+            for item in &b.items {
+                let outlet = item.meta.outlet.clone().unwrap_or_default();
+                let seen = self.seen.outlets.entry(outlet.clone()).or_default();
+                let first = seen
+                    .get(&item.meta.id)
+                    .map_or(item.seen_at, |s| s.first_seen);
+                seen.insert(
+                    item.meta.id.clone(),
+                    crate::store::SeenItem {
+                        content: item.content_hash,
+                        first_seen: first,
+                        last_seen: item.seen_at,
+                    },
+                );
+                let body = item
+                    .payload
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+                    .and_then(|v| fulltext::payload_display_body(&v));
+                if let Some(body) = body {
+                    self.bodies.insert(engine_id(&outlet, &item.meta.id), body);
+                }
+            }
+            for key in &b.seen {
+                let (Some(outlet), id) = (key.outlet_name(), &key.id) else {
+                    continue;
+                };
+                if let Some(s) = self
+                    .seen
+                    .outlets
+                    .get_mut(outlet)
+                    .and_then(|m| m.get_mut(id))
+                {
+                    s.last_seen = s.last_seen.max(b.seen_at);
+                }
+            }
+            if let Some((name, state)) = &b.outlet {
+                if let Some(o) = self.outlets.iter_mut().find(|o| &o.cfg.name == name) {
+                    if !o.in_flight {
+                        o.state = state.clone();
+                        if let Some(due) = state.next_due {
+                            o.due = later(due);
+                        }
+                    }
+                }
+            }
+            for (host, h) in &b.hosts {
+                if let (Some(gate), Some(until)) = (self.hosts.get(host), h.blocked_until) {
+                    if until > now_unix {
+                        gate.block_until(later(until));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Releases the outlet leases this worker claimed (the run is over).
+    async fn release_leases(&mut self) {
+        let Some(leases) = self.leases.clone() else {
+            return;
+        };
+        let names: Vec<String> = self
+            .claimed
+            .lock()
+            .map(|mut c| c.drain().collect())
+            .unwrap_or_default();
+        let _ = tokio::task::spawn_blocking(move || {
+            for name in names {
+                if let Err(e) = leases.release(&name) {
+                    warn!(outlet = %name, error = %e, "An outlet lease could not be released; it expires by itself.");
+                }
+            }
+        })
+        .await;
     }
 
     /// Deletes store records past retention, on the blocking pool.
@@ -643,6 +769,9 @@ impl Poller {
                 _ = sleep_until_opt(next_due), if next_due.is_some() => {}
             }
         }
+        if once || stopping {
+            self.release_leases().await;
+        }
         Ok(run_totals)
     }
 
@@ -680,6 +809,10 @@ impl Poller {
             etag: o.state.etag.clone(),
             last_modified: o.state.last_modified.clone(),
         };
+        let lease = self
+            .leases
+            .clone()
+            .map(|l| (l, o.cfg.name.clone(), self.claimed.clone()));
         tasks.spawn(async move {
             let _host = match &gate {
                 Some(g) => g.permits.clone().acquire_owned().await.ok(),
@@ -693,6 +826,28 @@ impl Poller {
                 }
             }
             let _global = global.acquire_owned().await.ok();
+            // A shared store: poll only outlets whose lease this worker holds (claimed
+            // when a fetch slot is free, so workers share the outlets as they go).
+            if let Some((leases, name, claimed)) = lease {
+                let n = name.clone();
+                let got = tokio::task::spawn_blocking(move || leases.claim(&n)).await;
+                match got {
+                    Ok(Ok(true)) => {
+                        if let Ok(mut c) = claimed.lock() {
+                            c.insert(name);
+                        }
+                    }
+                    Ok(Ok(false)) => return (i, TaskResult::Leased),
+                    Ok(Err(e)) => {
+                        warn!(outlet = %name, error = %e, "The outlet's lease could not be claimed; it is not polled now.");
+                        return (i, TaskResult::Leased);
+                    }
+                    Err(e) => {
+                        warn!(outlet = %name, error = %e, "The lease task failed; the outlet is not polled now.");
+                        return (i, TaskResult::Leased);
+                    }
+                }
+            }
             let start = Instant::now();
             let outcome = fetcher.fetch(&source, &validators).await;
             (
@@ -712,6 +867,17 @@ impl Poller {
         let (outcome, elapsed) = match result {
             TaskResult::Deferred => {
                 // The host's block decides when this outlet runs; nothing happened.
+                return Ok(None);
+            }
+            TaskResult::Leased => {
+                // Another worker polls it; its commits move this outlet's schedule
+                // (see `apply_foreign`). Try again later in case that worker dies.
+                let o = &mut self.outlets[i];
+                o.due = Instant::now()
+                    + o.cfg
+                        .interval
+                        .unwrap_or(LEASED_RETRY)
+                        .clamp(Duration::from_secs(5), LEASED_RETRY);
                 return Ok(None);
             }
             TaskResult::Done { outcome, elapsed } => (outcome, elapsed),
@@ -880,34 +1046,59 @@ impl Poller {
         };
         let kind = self.output.as_ref().map(|o| o.kind);
         let mut emitted = std::mem::take(&mut self.emitted);
+        let mut store = self.store.take();
         let joined = tokio::task::spawn_blocking(move || {
-            let decided = ingest::decide(
-                &mut engine,
-                &mut emitted,
-                &outlet,
-                fresh,
-                kind,
-                true,
-                now_unix,
-                display_body,
-            );
-            (engine, emitted, decided)
+            // A shared store: take the decision lock and catch up on what other workers
+            // committed before deciding, so this batch is decided knowing all of it.
+            let foreign = match store.as_mut() {
+                Some(s) => shared_catch_up(s.as_mut(), &mut engine, &mut emitted, now_unix),
+                None => Ok(Vec::new()),
+            };
+            let decided = foreign.and_then(|foreign| {
+                let fresh = drop_taken(fresh, &outlet, &foreign);
+                ingest::decide(
+                    &mut engine,
+                    &mut emitted,
+                    &outlet,
+                    fresh,
+                    kind,
+                    true,
+                    now_unix,
+                    display_body,
+                )
+                .map(|d| (d, foreign))
+            });
+            if decided.is_err() {
+                if let Some(s) = store.as_mut() {
+                    s.abandon_decide();
+                }
+            }
+            (store, engine, emitted, decided)
         })
         .await;
-        let (engine, emitted, decided) = joined.map_err(|source| Error::Task {
-            what: "the dedup task",
-            source,
-        })?;
+        let (store, engine, emitted, decided) = match joined {
+            Ok(v) => v,
+            Err(source) => {
+                self.store_lost = true;
+                return Err(Error::Task {
+                    what: "the dedup task",
+                    source,
+                });
+            }
+        };
         // The engine comes back whatever happened, so it is never lost.
         self.engine = Some(engine);
         self.emitted = emitted;
+        self.store = store;
+        let (decided, foreign) = decided?;
+        self.apply_foreign(&foreign);
         let Decided {
             mut batch,
             bodies,
             new: n,
             duplicates: dups,
             elapsed: engine_time,
-        } = decided?;
+        } = decided;
         self.bodies.extend(bodies);
         report.engine = engine_time;
         self.totals.new += n as u64;
@@ -1253,4 +1444,57 @@ async fn sleep_until_opt(when: Option<Instant>) {
 /// What the cleaned feeds show for an item whose page was fetched.
 fn display_body(page: &CachedPage) -> String {
     fulltext::display_body(&page.html, &page.final_url)
+}
+
+/// Takes the decision lock of a shared store and feeds what other workers committed to the
+/// engine; returns those batches for the poller's own state. Nothing for other stores.
+fn shared_catch_up(
+    store: &mut dyn Store,
+    engine: &mut Engine,
+    emitted: &mut HashSet<StoryId>,
+    now_unix: i64,
+) -> Result<Vec<Arc<Batch>>> {
+    store.begin_decide()?;
+    let foreign = store.take_foreign();
+    if !foreign.is_empty() {
+        let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
+        let caught = catch_up_engine(
+            store,
+            engine,
+            emitted,
+            &foreign,
+            now_unix.saturating_sub(window),
+            ItemKey::engine_id,
+        )?;
+        debug!(
+            batches = foreign.len(),
+            items = caught.items,
+            rebuilt = caught.rebuilt,
+            "Caught up on other workers' commits."
+        );
+    }
+    Ok(foreign)
+}
+
+/// Drops fresh items another worker already processed with the same body (found in the
+/// batches just caught up on): an item is processed once, whichever worker sees it.
+fn drop_taken(fresh: Vec<FreshItem>, outlet: &str, foreign: &[Arc<Batch>]) -> Vec<FreshItem> {
+    if foreign.is_empty() {
+        return fresh;
+    }
+    let taken: HashSet<(&str, &str, u64)> = foreign
+        .iter()
+        .flat_map(|b| b.items.iter())
+        .map(|i| {
+            (
+                i.meta.outlet.as_deref().unwrap_or(""),
+                i.meta.id.as_str(),
+                i.content_hash,
+            )
+        })
+        .collect();
+    fresh
+        .into_iter()
+        .filter(|f| !taken.contains(&(outlet, f.item.id.as_str(), f.content)))
+        .collect()
 }

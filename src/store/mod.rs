@@ -33,11 +33,13 @@
 mod counters;
 mod memory;
 mod outbox;
+mod redis_store;
 mod sqlite;
 mod types;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 
@@ -49,6 +51,7 @@ use crate::model::{ArticleMeta, Copy, Decision, StoryId, StoryView};
 pub use counters::{OutletCounters, PollResult, PollTally, FETCH_BUCKETS};
 pub use memory::MemoryStore;
 pub use outbox::flush_outbox;
+pub use redis_store::{probe as probe_redis, Leases, RedisSettings, RedisStore};
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 pub use types::{
     CachedPage, HostState, HttpCode, ItemKey, OutletId, OutletState, PollState, PollStatus,
@@ -357,6 +360,101 @@ pub trait Store {
     /// Every outlet's counters as the polls' tallies added them up ([`Batch::tally`]), by
     /// outlet name: what `run` shows on its status page and `/metrics`, for `serve`.
     fn counters(&self) -> Result<BTreeMap<String, OutletCounters>>;
+
+    /// Before deciding a batch (running its items through the engine), a store shared by
+    /// several workers takes its decision lock and reads what the others committed; the
+    /// batch's [`Store::commit`] then releases it. Others do nothing.
+    fn begin_decide(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Batches other workers committed since the last call, oldest first, which the caller
+    /// has to feed to its engine (see [`catch_up_engine`]) before deciding. Empty for a store
+    /// with one writer.
+    fn take_foreign(&mut self) -> Vec<Arc<Batch>> {
+        Vec::new()
+    }
+    /// Gives up the decision lock without committing (a shared store; it expires anyway).
+    fn abandon_decide(&mut self) {}
+    /// Outlet leases, for a store shared by several workers.
+    fn leases(&self) -> Option<Arc<Leases>> {
+        None
+    }
+}
+
+/// What [`catch_up_engine`] found in other workers' batches.
+#[derive(Debug, Default)]
+pub struct CaughtUp {
+    /// Items filed by other workers.
+    pub items: usize,
+    /// The engine was rebuilt from the store (a merge or an edited item came in, which
+    /// cannot be replayed onto the index in place).
+    pub rebuilt: bool,
+}
+
+/// Feeds batches committed by other workers (from [`Store::take_foreign`]) to `engine` as
+/// [`restore_engine`] feeds a snapshot: their items join their stories, their new stories
+/// count as emitted, their learner memory replaces the outlet's. A batch with a merge, or an
+/// item the engine already holds (an edit), rebuilds the engine from `store` instead
+/// (`window_start` on), which gives the same index a restart would. `engine_id` turns a
+/// stored key into the engine's id.
+pub fn catch_up_engine(
+    store: &dyn Store,
+    engine: &mut Engine,
+    emitted: &mut HashSet<StoryId>,
+    foreign: &[Arc<Batch>],
+    window_start: i64,
+    engine_id: fn(&ItemKey) -> String,
+) -> Result<CaughtUp> {
+    let mut out = CaughtUp::default();
+    let rebuild = foreign.iter().any(|b| {
+        !b.merges.is_empty()
+            || b.items
+                .iter()
+                .any(|i| engine.story_of(&engine_id(&ItemKey::of(&i.meta))).is_some())
+    });
+    for b in foreign {
+        out.items += b.items.len();
+        for e in &b.emissions {
+            if e.kind == EmissionKind::New {
+                emitted.insert(e.story);
+            }
+        }
+        if let Some(learner) = engine.learner_mut() {
+            for (outlet, recent) in &b.learner {
+                learner.import(outlet, recent.clone());
+            }
+        }
+    }
+    if rebuild {
+        let mut snapshot = store.load(window_start)?;
+        for item in &mut snapshot.items {
+            item.meta.id = engine_id(&ItemKey::of(&item.meta));
+        }
+        let mut fresh = Engine::new(engine.config().clone())?;
+        restore_engine(&mut fresh, &snapshot);
+        if let (Some(new), Some(old)) = (fresh.learner_mut(), engine.learner()) {
+            for (outlet, recent) in old.export() {
+                new.import(&outlet, recent);
+            }
+        }
+        *engine = fresh;
+        out.rebuilt = true;
+        return Ok(out);
+    }
+    for b in foreign {
+        for i in &b.items {
+            let mut meta = i.meta.clone();
+            meta.id = engine_id(&ItemKey::of(&i.meta));
+            engine.restore(
+                meta,
+                &i.fingerprint,
+                i.time,
+                i.decision.story,
+                i.decision.became_canonical,
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The identity of an item's content, as the poller computes it: xxh3 of the body. An edited
