@@ -152,7 +152,10 @@ fn answers(store: &dyn Store, since: i64) -> String {
         .outlets
         .iter()
         .map(|(o, m)| {
-            let sorted = m.iter().map(|(k, v)| (k.clone(), format!("{v:?}"))).collect();
+            let sorted = m
+                .iter()
+                .map(|(k, v)| (k.clone(), format!("{v:?}")))
+                .collect();
             (o.clone(), sorted)
         })
         .collect();

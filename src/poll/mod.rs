@@ -207,7 +207,8 @@ pub struct Poller {
     claimed: Arc<Mutex<HashSet<String>>>,
 }
 
-/// How soon an outlet another worker holds is tried again (sooner when its interval is).
+/// How soon at most an outlet another worker holds is tried again (at its interval when
+/// that is shorter), in case that worker died.
 const LEASED_RETRY: Duration = Duration::from_secs(60);
 
 /// How often the daemon deletes records past retention from the store.
@@ -410,6 +411,9 @@ impl Poller {
             )?;
         }
         self.apply_foreign(&foreign);
+        if foreign.iter().any(|b| !b.lines.is_empty()) {
+            self.flush_output()?;
+        }
         Ok(())
     }
 
@@ -771,6 +775,10 @@ impl Poller {
         }
         if once || stopping {
             self.release_leases().await;
+            if self.leases.is_some() {
+                // A shared store: bring the output file up to what the others committed.
+                self.flush_output()?;
+            }
         }
         Ok(run_totals)
     }
@@ -872,12 +880,10 @@ impl Poller {
             TaskResult::Leased => {
                 // Another worker polls it; its commits move this outlet's schedule
                 // (see `apply_foreign`). Try again later in case that worker dies.
+                let sched = &self.config.schedule;
                 let o = &mut self.outlets[i];
-                o.due = Instant::now()
-                    + o.cfg
-                        .interval
-                        .unwrap_or(LEASED_RETRY)
-                        .clamp(Duration::from_secs(5), LEASED_RETRY);
+                let interval = o.cfg.interval.unwrap_or(sched.default_interval);
+                o.due = Instant::now() + interval.max(sched.min_interval).min(LEASED_RETRY);
                 return Ok(None);
             }
             TaskResult::Done { outcome, elapsed } => (outcome, elapsed),

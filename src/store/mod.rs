@@ -2,26 +2,28 @@
 //! the last run stopped.
 //!
 //! The pipeline talks to the state through the narrow [`Store`] trait; [`SqliteStore`] is the
-//! implementation (one file, WAL, one writer). The daemon calls [`Store::commit`] once per
+//! default implementation (one file, WAL, one writer), [`RedisStore`] the one several workers
+//! share. The daemon calls [`Store::commit`] once per
 //! processed batch (one feed poll): the outlet's fetch state, the items with their decisions,
 //! the story updates derived from them and the emissions commit together or not at all.
 //!
-//! ## How each method maps to Redis (the planned shared store for several machines)
+//! ## How each method maps to Redis ([`RedisStore`], `[store] kind = "redis"`)
 //!
-//! | method | SQLite | Redis Cluster |
+//! The Redis store is a log, not a set of per-item keys: every committed batch is one entry
+//! of the stream `{p}:log` (`p` = `[store] prefix`), and each worker answers every method
+//! from an in-memory replica ([`MemoryStore`]) that replays the log. Every key the commit
+//! touches carries the hash tag `{p}`, so it lives in one cluster slot and the commit can be
+//! one Lua script. The design, its guarantees and limits are in `docs/redis.md`.
+//!
+//! | method | SQLite | Redis (single node or cluster) |
 //! |---|---|---|
-//! | [`Store::load`] | scan `item` rows with `time >= since`, and `emission` | `ZRANGEBYSCORE items:by-time since +inf`, then `HGETALL item:{key}` per member (signatures as binary fields); `SMEMBERS emitted`; `GET story:next` |
-//! | [`Store::seen`] | point query on `(outlet, item_id)` | `HGET item:{outlet}:{id} hash` (the seen-set) |
-//! | [`Store::commit`] | one `BEGIN IMMEDIATE` transaction | one `MULTI`/`EXEC` (or a Lua script) on keys hashed to the outlet's slot with a `{outlet}` hash tag; story counters via `HINCRBY` |
-//! | [`Store::expire`] | `DELETE ... WHERE last_seen < before` | key TTLs set at commit (`EXPIRE item:… retention`) plus `ZREMRANGEBYSCORE` |
-//! | [`Store::stories`], [`Store::story`] | joins over `story` and `item` | `ZREVRANGEBYSCORE stories:by-first-seen`, `HGETALL story:{id}`, `SMEMBERS story:{id}:items` |
-//! | [`Store::output_pending`], [`Store::output_written`], [`Store::output_mark`] | the `outbox` table and two `setting` rows | a stream `outbox` (`XADD` inside the batch's `MULTI`, `XRANGE`, `XTRIM MINID`) and a hash `output` |
-//! | [`Store::page`] | point query on `page (url)` | `HGETALL page:{url}` with a TTL of the retention |
-//! | [`Store::counters`] | `outlet_counter` (sums by outlet and name) and `outlet_fetch` | `HINCRBY counters:{outlet} name n` inside the batch's `MULTI`; `HGETALL` per outlet |
-//! | [`Store::poll_state`] | `outlet`, `host`, and `item` (outlet, id, hash, first/last seen) | `HGETALL outlet:{name}` per configured outlet, `host:{name}` keys with `PEXPIREAT`, `HSCAN seen:{outlet}` |
-//!
-//! The one-writer lock becomes a lease (`SET lock NX PX`) per outlet shard; story ids come
-//! from `INCR story:next` instead of the engine's counter.
+//! | [`Store::load`], [`Store::seen`], [`Store::stories`], [`Store::story`], [`Store::poll_state`], [`Store::counters`], [`Store::output_pending`] | queries | `XRANGE {p}:log (<last applied> +` into the replica, then the replica's answer |
+//! | [`Store::commit`] | one `BEGIN IMMEDIATE` transaction | one `EVAL` on `{p}:decide`, `{p}:log`, `{p}:outbox`, `{p}:committed`: fenced by the lock token and the log's tip; `XADD` of the batch and of each output line; lock released |
+//! | [`Store::expire`] | `DELETE ... WHERE last_seen < before` | an `expire` entry in the log (the same `EVAL`), applied by every replica |
+//! | [`Store::output_mark`], [`Store::output_written`] | two `setting` rows | `HGET`/`HSET {p}:marks <output path>` |
+//! | [`Store::page`] | point query on `page (url)` | the worker's own replica (pages are not shared) |
+//! | [`Store::begin_decide`] | nothing (one writer) | `SET {p}:decide <token> NX PX lock_ttl`, then the catch-up |
+//! | [`Store::leases`] | none | `p:lease:<outlet>` (`EVAL`: set if free or ours, `PX lease`) |
 //!
 //! ## Times
 //!
