@@ -301,6 +301,37 @@ fn race(redis: &redis_support::Redis) {
     assert_eq!(out.len(), 2 * ROUNDS, "one line per item");
 }
 
+/// The control: workers that decide without the lock and the catch-up would start a story
+/// each; the store refuses the second one's batch instead of writing it.
+#[test]
+fn a_batch_decided_without_the_others_commits_is_refused() {
+    if !redis_support::available("a_batch_decided_without_the_others_commits_is_refused") {
+        return;
+    }
+    let redis = redis_support::single();
+    let mut a = RedisStore::open(settings(&redis, "control")).expect("a");
+    let mut b = RedisStore::open(settings(&redis, "control")).expect("b");
+    let mut ea = Engine::new(EngineConfig::default()).expect("engine");
+    let mut eb = Engine::new(EngineConfig::default()).expect("engine");
+    let (mut ma, mut mb) = (HashSet::new(), HashSet::new());
+    let body = |w: &str| format!("{} Filed by {w}.", text(42));
+    // Both decide at the same moment, each on its own engine: both start story 1.
+    let ba = batch(&mut ea, &mut ma, &[("Alpha", "a", body("Alpha"), T0)]);
+    let bb = batch(&mut eb, &mut mb, &[("Beta", "b", body("Beta"), T0)]);
+    assert_eq!(ba.items[0].decision.story, bb.items[0].decision.story);
+    assert!(
+        ba.items[0].decision.duplicate_of.is_none() && bb.items[0].decision.duplicate_of.is_none()
+    );
+    a.commit(&ba).expect("the first commit");
+    let err = b
+        .commit(&bb)
+        .expect_err("the second is refused")
+        .to_string();
+    assert!(err.contains("not written"), "{err}");
+    let stories = b.stories(&StoryQuery::default()).expect("stories");
+    assert_eq!(shape(stories).len(), 1, "no second story");
+}
+
 #[test]
 fn two_workers_deciding_copies_at_once_make_one_story_single_node() {
     if !redis_support::available("two_workers_deciding_copies_at_once_make_one_story_single_node") {

@@ -616,6 +616,21 @@ impl RedisStore {
     /// replica once Redis confirmed it.
     fn append(&self, entry: &LogEntry, lines: &[String]) -> Result<()> {
         self.lock()?;
+        let decided = !entry.batch.items.is_empty()
+            || !entry.batch.emissions.is_empty()
+            || !entry.batch.merges.is_empty();
+        let unseen = self.inner.borrow().foreign.len();
+        if decided && unseen > 0 {
+            // The batch's decisions were made without these commits (the caller did not
+            // take them, see `Store::take_foreign`): writing it could start a second story.
+            self.unlock();
+            return Err(Error::Shared {
+                url: self.settings.url_list(),
+                message: format!(
+                    "{unseen} batch(es) committed by other workers were not seen by the engine that decided this batch; the batch was not written (decide after Store::begin_decide and Store::take_foreign)"
+                ),
+            });
+        }
         let keys = [
             self.settings.key("decide"),
             self.settings.key("log"),
