@@ -156,6 +156,9 @@ enum TaskResult {
     Done {
         outcome: FetchOutcome,
         elapsed: Duration,
+        /// With outlet leases: the worker's slot for one claimed outlet, held until the poll
+        /// is handled (so a worker claims no more outlets than it can process).
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
     },
     /// The host asked us to wait (Retry-After) while this fetch was queued.
     Deferred,
@@ -205,6 +208,11 @@ pub struct Poller {
     /// claimed (released when the run ends).
     leases: Option<Arc<Leases>>,
     claimed: Arc<Mutex<HashSet<String>>>,
+    /// Claimed outlets fetched but not yet handled, at most `fetch.concurrency` (leases only).
+    backlog: Arc<Semaphore>,
+    /// When this poller was built (Unix seconds): a `run --once` does not take outlets that
+    /// another `--once` run finished after this.
+    run_started: i64,
 }
 
 /// How soon at most an outlet another worker holds is tried again (at its interval when
@@ -273,6 +281,7 @@ impl Poller {
             path,
             kind: config.output.kind,
         });
+        let backlog = Arc::new(Semaphore::new(config.fetch.concurrency.get()));
         Ok(Poller {
             global: Arc::new(Semaphore::new(config.fetch.concurrency.get())),
             config,
@@ -294,6 +303,8 @@ impl Poller {
             store_lost: false,
             leases: None,
             claimed: Arc::new(Mutex::new(HashSet::new())),
+            backlog,
+            run_started: schedule::unix_now(),
         })
     }
 
@@ -482,7 +493,7 @@ impl Poller {
     }
 
     /// Releases the outlet leases this worker claimed (the run is over).
-    async fn release_leases(&mut self) {
+    async fn release_leases(&mut self, once: bool) {
         let Some(leases) = self.leases.clone() else {
             return;
         };
@@ -493,7 +504,8 @@ impl Poller {
             .unwrap_or_default();
         let _ = tokio::task::spawn_blocking(move || {
             for name in names {
-                if let Err(e) = leases.release(&name) {
+                let done = once.then(schedule::unix_now);
+                if let Err(e) = leases.release(&name, done) {
                     warn!(outlet = %name, error = %e, "An outlet lease could not be released; it expires by itself.");
                 }
             }
@@ -774,7 +786,7 @@ impl Poller {
             }
         }
         if once || stopping {
-            self.release_leases().await;
+            self.release_leases(once).await;
             if self.leases.is_some() {
                 // A shared store: bring the output file up to what the others committed.
                 self.flush_output()?;
@@ -817,10 +829,16 @@ impl Poller {
             etag: o.state.etag.clone(),
             last_modified: o.state.last_modified.clone(),
         };
-        let lease = self
-            .leases
-            .clone()
-            .map(|l| (l, o.cfg.name.clone(), self.claimed.clone()));
+        // `ignore_blocks` is set for `run --once` only.
+        let once_since = ignore_blocks.then_some(self.run_started);
+        let lease = self.leases.clone().map(|l| {
+            (
+                l,
+                o.cfg.name.clone(),
+                self.claimed.clone(),
+                self.backlog.clone(),
+            )
+        });
         tasks.spawn(async move {
             let _host = match &gate {
                 Some(g) => g.permits.clone().acquire_owned().await.ok(),
@@ -833,12 +851,14 @@ impl Poller {
                     }
                 }
             }
-            let _global = global.acquire_owned().await.ok();
-            // A shared store: poll only outlets whose lease this worker holds (claimed
-            // when a fetch slot is free, so workers share the outlets as they go).
-            if let Some((leases, name, claimed)) = lease {
+            // A shared store: poll only outlets whose lease this worker holds, claimed when
+            // the worker has room to process one more (so workers share the outlets as they
+            // go, rather than the first to start claiming them all).
+            let mut slot = None;
+            if let Some((leases, name, claimed, backlog)) = lease {
+                slot = backlog.acquire_owned().await.ok();
                 let n = name.clone();
-                let got = tokio::task::spawn_blocking(move || leases.claim(&n)).await;
+                let got = tokio::task::spawn_blocking(move || leases.claim(&n, once_since)).await;
                 match got {
                     Ok(Ok(true)) => {
                         if let Ok(mut c) = claimed.lock() {
@@ -856,6 +876,7 @@ impl Poller {
                     }
                 }
             }
+            let _global = global.acquire_owned().await.ok();
             let start = Instant::now();
             let outcome = fetcher.fetch(&source, &validators).await;
             (
@@ -863,6 +884,7 @@ impl Poller {
                 TaskResult::Done {
                     outcome,
                     elapsed: start.elapsed(),
+                    slot,
                 },
             )
         });
@@ -872,6 +894,7 @@ impl Poller {
     /// Applies one fetch result: state, schedule, items through the engine, output.
     async fn handle(&mut self, i: usize, result: TaskResult) -> Result<Option<OutletReport>> {
         self.outlets[i].in_flight = false;
+        let _slot: Option<tokio::sync::OwnedSemaphorePermit>;
         let (outcome, elapsed) = match result {
             TaskResult::Deferred => {
                 // The host's block decides when this outlet runs; nothing happened.
@@ -886,7 +909,15 @@ impl Poller {
                 o.due = Instant::now() + interval.max(sched.min_interval).min(LEASED_RETRY);
                 return Ok(None);
             }
-            TaskResult::Done { outcome, elapsed } => (outcome, elapsed),
+            TaskResult::Done {
+                outcome,
+                elapsed,
+                slot,
+            } => {
+                // Released when this poll has been handled (end of this function).
+                _slot = slot;
+                (outcome, elapsed)
+            }
         };
         let now_unix = schedule::unix_now();
         let sched = self.config.schedule.clone();
@@ -1460,24 +1491,39 @@ fn shared_catch_up(
     emitted: &mut HashSet<StoryId>,
     now_unix: i64,
 ) -> Result<Vec<Arc<Batch>>> {
+    let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
+    let mut feed = |store: &mut dyn Store, before_lock: bool| -> Result<Vec<Arc<Batch>>> {
+        let foreign = store.take_foreign();
+        if !foreign.is_empty() {
+            let caught = catch_up_engine(
+                store,
+                engine,
+                emitted,
+                &foreign,
+                now_unix.saturating_sub(window),
+                ItemKey::engine_id,
+            )?;
+            debug!(
+                batches = foreign.len(),
+                items = caught.items,
+                rebuilt = caught.rebuilt,
+                before_lock,
+                "Caught up on other workers' commits."
+            );
+        }
+        Ok(foreign)
+    };
+    // Most of what the others committed is read and fed to the engine before the lock is
+    // taken; under the lock only what was committed meanwhile.
+    store.catch_up()?;
+    let mut foreign = feed(store, true)?;
     store.begin_decide()?;
-    let foreign = store.take_foreign();
-    if !foreign.is_empty() {
-        let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
-        let caught = catch_up_engine(
-            store,
-            engine,
-            emitted,
-            &foreign,
-            now_unix.saturating_sub(window),
-            ItemKey::engine_id,
-        )?;
-        debug!(
-            batches = foreign.len(),
-            items = caught.items,
-            rebuilt = caught.rebuilt,
-            "Caught up on other workers' commits."
-        );
+    match feed(store, false) {
+        Ok(more) => foreign.extend(more),
+        Err(e) => {
+            store.abandon_decide();
+            return Err(e);
+        }
     }
     Ok(foreign)
 }

@@ -369,6 +369,11 @@ pub trait Store {
     fn begin_decide(&mut self) -> Result<()> {
         Ok(())
     }
+    /// Reads what other workers committed, without the lock (a shared store), so that most
+    /// of the catch-up happens before [`Store::begin_decide`]. Others do nothing.
+    fn catch_up(&mut self) -> Result<()> {
+        Ok(())
+    }
     /// Batches other workers committed since the last call, oldest first, which the caller
     /// has to feed to its engine (see [`catch_up_engine`]) before deciding. Empty for a store
     /// with one writer.

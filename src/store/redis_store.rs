@@ -189,6 +189,9 @@ fn retryable(e: &redis::RedisError) -> bool {
 struct Link {
     settings: RedisSettings,
     conn: Option<Conn>,
+    /// Time spent in Redis commands (retries and reconnects included).
+    busy: Duration,
+    commands: u64,
 }
 
 impl Link {
@@ -196,6 +199,8 @@ impl Link {
         Link {
             settings,
             conn: None,
+            busy: Duration::ZERO,
+            commands: 0,
         }
     }
 
@@ -205,6 +210,18 @@ impl Link {
         mut f: impl FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
     ) -> Result<T> {
         let started = Instant::now();
+        self.commands += 1;
+        let result = self.run_inner(action, &mut f, started);
+        self.busy += started.elapsed();
+        result
+    }
+
+    fn run_inner<T>(
+        &mut self,
+        action: &str,
+        f: &mut impl FnMut(&mut dyn ConnectionLike) -> RedisResult<T>,
+        started: Instant,
+    ) -> Result<T> {
         let mut delay = Duration::from_millis(100);
         let mut attempt = 0u32;
         loop {
@@ -320,7 +337,9 @@ end
 return 0
 "#;
 
-/// Takes or renews a lease: free, or already the caller's.
+/// Takes or renews a lease: free, already the caller's, or left by a `run --once` that
+/// finished (`done <unix time>`) before the caller's run started (ARGV[3]; a daemon passes
+/// a time after every marker).
 const CLAIM: &str = r#"
 local v = redis.call('GET', KEYS[1])
 if v == false then
@@ -328,6 +347,19 @@ if v == false then
   return 1
 elseif v == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+elseif string.sub(v, 1, 5) == 'done ' and tonumber(string.sub(v, 6)) < tonumber(ARGV[3]) then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+"#;
+
+/// Gives a lease up with a `done <unix time>` marker (kept for the lease's TTL) if the
+/// caller holds it.
+const FINISH: &str = r#"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], 'done ' .. ARGV[2], 'PX', ARGV[3])
   return 1
 end
 return 0
@@ -373,23 +405,43 @@ impl Leases {
         format!("{}:lease:{outlet}", self.prefix)
     }
 
-    /// Takes or renews the lease on `outlet`; false when another worker holds it.
-    pub fn claim(&self, outlet: &str) -> Result<bool> {
+    /// Takes or renews the lease on `outlet`; false when another worker holds it. A
+    /// `run --once` passes when it started (`once_since`, Unix seconds): an outlet another
+    /// `--once` run finished after that is not taken again by this run.
+    pub fn claim(&self, outlet: &str, once_since: Option<i64>) -> Result<bool> {
         let key = self.key(outlet);
         let ttl = self.ttl.as_millis().min(i64::MAX as u128).to_string();
+        let since = once_since.unwrap_or(i64::MAX / 2).to_string();
         let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
         let got: i64 = link.run("claim an outlet lease", |c| {
-            eval(CLAIM, &[&key], &[self.worker.as_bytes(), ttl.as_bytes()]).query(c)
+            eval(
+                CLAIM,
+                &[&key],
+                &[self.worker.as_bytes(), ttl.as_bytes(), since.as_bytes()],
+            )
+            .query(c)
         })?;
         Ok(got == 1)
     }
 
-    /// Gives up the lease on `outlet` if this worker holds it.
-    pub fn release(&self, outlet: &str) -> Result<()> {
+    /// Gives up the lease on `outlet` if this worker holds it: free at once for a daemon
+    /// that stops; for a `run --once` (`done_at`, Unix seconds), free for runs started later.
+    pub fn release(&self, outlet: &str, done_at: Option<i64>) -> Result<()> {
         let key = self.key(outlet);
+        let ttl = self.ttl.as_millis().min(i64::MAX as u128).to_string();
         let mut link = self.link.lock().unwrap_or_else(|p| p.into_inner());
-        let _: i64 = link.run("release an outlet lease", |c| {
-            eval(RELEASE, &[&key], &[self.worker.as_bytes()]).query(c)
+        let _: i64 = link.run("release an outlet lease", |c| match done_at {
+            None => eval(RELEASE, &[&key], &[self.worker.as_bytes()]).query(c),
+            Some(t) => eval(
+                FINISH,
+                &[&key],
+                &[
+                    self.worker.as_bytes(),
+                    t.to_string().as_bytes(),
+                    ttl.as_bytes(),
+                ],
+            )
+            .query(c),
         })?;
         Ok(())
     }
@@ -410,6 +462,10 @@ struct Inner {
     /// The decision lock's token while this store holds it.
     lock: Option<String>,
     locks: u64,
+    /// Time spent waiting for the decision lock, and holding it.
+    lock_wait: Duration,
+    held_since: Option<Instant>,
+    lock_held: Duration,
     /// Output lines up to this replica sequence are written to the output file.
     mark: Option<(i64, OutputMark)>,
     mark_loaded: bool,
@@ -441,6 +497,9 @@ impl RedisStore {
                 foreign: VecDeque::new(),
                 lock: None,
                 locks: 0,
+                lock_wait: Duration::ZERO,
+                held_since: None,
+                lock_held: Duration::ZERO,
                 mark: None,
                 mark_loaded: false,
             }),
@@ -569,6 +628,8 @@ impl RedisStore {
                 })?;
                 if got.is_some() {
                     inner.lock = Some(token);
+                    inner.lock_wait += started.elapsed();
+                    inner.held_since = Some(Instant::now());
                     break;
                 }
                 if started.elapsed() > self.settings.lock_ttl * 3 {
@@ -602,6 +663,9 @@ impl RedisStore {
     fn unlock(&self) {
         let key = self.settings.key("decide");
         let mut inner = self.inner.borrow_mut();
+        if let Some(since) = inner.held_since.take() {
+            inner.lock_held += since.elapsed();
+        }
         if let Some(token) = inner.lock.take() {
             let r: Result<i64> = inner.link.run("release the decision lock", |c| {
                 eval(RELEASE, &[&key], &[token.as_bytes()]).query(c)
@@ -658,6 +722,9 @@ impl RedisStore {
             eval(COMMIT, &key_refs, &args).query(c)
         });
         inner.lock = None;
+        if let Some(since) = inner.held_since.take() {
+            inner.lock_held += since.elapsed();
+        }
         let (status, id) = reply?;
         match status.as_str() {
             "ok" | "done" => {
@@ -716,6 +783,18 @@ fn parse_mark(v: &str) -> Option<(i64, OutputMark)> {
 impl Drop for RedisStore {
     fn drop(&mut self) {
         self.unlock();
+        let inner = self.inner.get_mut();
+        if inner.locks > 0 {
+            info!(
+                worker = %self.worker,
+                commands = inner.link.commands,
+                redis_seconds = format!("{:.2}", inner.link.busy.as_secs_f64()),
+                decisions = inner.locks,
+                lock_wait_seconds = format!("{:.2}", inner.lock_wait.as_secs_f64()),
+                lock_held_seconds = format!("{:.2}", inner.lock_held.as_secs_f64()),
+                "Redis store closed: time in Redis commands (lock waits included), waiting for and holding the decision lock."
+            );
+        }
     }
 }
 
@@ -814,6 +893,10 @@ impl Store for RedisStore {
 
     fn begin_decide(&mut self) -> Result<()> {
         self.lock()
+    }
+
+    fn catch_up(&mut self) -> Result<()> {
+        RedisStore::catch_up(self).map(|_| ())
     }
 
     fn take_foreign(&mut self) -> Vec<Arc<Batch>> {

@@ -16,6 +16,37 @@ pub struct Node {
     pub port: u16,
     child: Child,
     _dir: tempfile::TempDir,
+    args: Vec<String>,
+}
+
+impl Node {
+    /// Kills the server (SIGKILL).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same port and directory (what it persisted, if
+    /// anything, comes back).
+    pub fn restart(&mut self) {
+        self.kill();
+        self.child = spawn(self._dir.path(), &self.args);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !ping(self.port) {
+            assert!(Instant::now() < deadline, "redis-server did not restart");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn spawn(dir: &Path, args: &[String]) -> Child {
+    Command::new(which("redis-server").expect("redis-server"))
+        .current_dir(dir)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("redis-server starts")
 }
 
 impl Drop for Node {
@@ -88,32 +119,41 @@ fn free_port() -> u16 {
 }
 
 fn start_node(cluster: bool) -> Node {
+    start_node_with(cluster, false)
+}
+
+fn start_node_with(cluster: bool, persistent: bool) -> Node {
     for _ in 0..10 {
         let port = free_port();
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut cmd = Command::new(which("redis-server").expect("redis-server"));
-        cmd.current_dir(dir.path())
-            .args(["--bind", "127.0.0.1", "--port"])
-            .arg(port.to_string())
-            .args(["--save", "", "--appendonly", "no", "--dir"])
-            .arg(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        if cluster {
-            cmd.args([
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-node-timeout",
-                "2000",
-            ]);
+        let mut args: Vec<String> = vec!["--bind".into(), "127.0.0.1".into(), "--port".into()];
+        args.push(port.to_string());
+        args.extend(["--save".into(), "".into(), "--dir".into()]);
+        args.push(dir.path().display().to_string());
+        if persistent {
+            args.extend(["--appendonly", "yes", "--appendfsync", "always"].map(String::from));
+        } else {
+            args.extend(["--appendonly", "no"].map(String::from));
         }
-        let child = cmd.spawn().expect("redis-server starts");
+        if cluster {
+            args.extend(
+                [
+                    "--cluster-enabled",
+                    "yes",
+                    "--cluster-config-file",
+                    "nodes.conf",
+                    "--cluster-node-timeout",
+                    "2000",
+                ]
+                .map(String::from),
+            );
+        }
+        let child = spawn(dir.path(), &args);
         let mut node = Node {
             port,
             child,
             _dir: dir,
+            args,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -146,7 +186,16 @@ fn cli(port: u16, args: &[&str]) -> String {
 
 /// One Redis server (not in cluster mode).
 pub fn single() -> Redis {
-    let node = start_node(false);
+    single_with(false)
+}
+
+/// One Redis server that keeps its data across a restart (append-only file, fsync always).
+pub fn single_persistent() -> Redis {
+    single_with(true)
+}
+
+fn single_with(persistent: bool) -> Redis {
+    let node = start_node_with(false, persistent);
     let urls = vec![format!("redis://127.0.0.1:{}", node.port)];
     Redis {
         nodes: vec![node],
