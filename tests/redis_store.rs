@@ -422,22 +422,31 @@ fn a_commit_waits_out_a_redis_restart_and_goes_through_once() {
     let first = batch(&mut engine, &mut emitted, &[("Alpha", "a", text(1), T0)]);
     store.commit(&first).expect("first commit");
     redis.nodes[0].kill();
-    let second = batch(&mut engine, &mut emitted, &[("Alpha", "b", text(2), T0 + 1)]);
+    let second = batch(
+        &mut engine,
+        &mut emitted,
+        &[("Alpha", "b", text(2), T0 + 1)],
+    );
     // The server comes back 1.5 s later; the commit retries meanwhile.
-    let node = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let node = &mut redis.nodes[0];
         let back = scope.spawn(move || {
             std::thread::sleep(Duration::from_millis(1500));
             node.restart();
         });
         let started = std::time::Instant::now();
-        store.commit(&second).expect("the commit goes through after the restart");
+        store
+            .commit(&second)
+            .expect("the commit goes through after the restart");
         assert!(started.elapsed() >= Duration::from_millis(1000));
         back.join().expect("restarted");
     });
-    let _ = node;
     let reader = RedisStore::open(settings(&redis, "restart")).expect("reader");
     let stories = reader.stories(&StoryQuery::default()).expect("stories");
     assert_eq!(stories.len(), 2, "{:?}", shape(stories));
-    assert_eq!(redis.cli(&["XLEN", "{restart}:log"]).trim(), "2", "written once");
+    assert_eq!(
+        redis.cli(&["XLEN", "{restart}:log"]).trim(),
+        "2",
+        "written once"
+    );
 }
