@@ -5,6 +5,7 @@
 //! SIGKILL at random moments loses nothing and emits nothing twice.
 
 mod redis_support;
+mod serve_support;
 mod store_run_support;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -218,6 +219,25 @@ fn two_once_workers_on_a_cluster_share_the_outlets_and_make_one_story_per_story(
         assert_eq!(f[..], shared[..f.len()], "a file is a prefix of the outbox");
     }
     assert!(files.iter().any(|f| f.len() == shared.len()));
+    // `serve` reads the stories from Redis too.
+    let config = a.to_str().expect("utf-8 path");
+    let daemon = serve_support::Daemon::start(
+        BIN,
+        &["serve", "--config", config, "--listen", "127.0.0.1:0"],
+    );
+    let api = serve_support::get(daemon.addr, "/api/stories", &[]);
+    assert_eq!(api.status, 200, "{}", api.text());
+    let served = api.json();
+    assert_eq!(
+        served.as_array().map(Vec::len),
+        Some(ITEMS),
+        "{}",
+        api.text()
+    );
+    let id = served[0]["story"].as_str().expect("story id").to_string();
+    let page = serve_support::get(daemon.addr, &format!("/stories/{id}"), &[]);
+    assert_eq!(page.status, 200, "{}", page.text());
+    daemon.stop();
 }
 
 fn daemon(config: &Path, log: &Path) -> Child {
