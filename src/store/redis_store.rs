@@ -275,7 +275,7 @@ pub fn probe(settings: &RedisSettings) -> Result<String> {
         action: action.to_string(),
         source,
     };
-    let mut conn = connect(settings).map_err(|e| fail("cannot connect", e))?;
+    let mut conn = connect(settings).map_err(|e| fail("connect", e))?;
     let key = settings.key("probe");
     let pong: String = redis::cmd("SET")
         .arg(&key)
@@ -283,11 +283,11 @@ pub fn probe(settings: &RedisSettings) -> Result<String> {
         .arg("PX")
         .arg(10_000)
         .query(conn.like())
-        .map_err(|e| fail("cannot write a key", e))?;
+        .map_err(|e| fail("write a key", e))?;
     let entries: u64 = redis::cmd("XLEN")
         .arg(settings.key("log"))
         .query(conn.like())
-        .map_err(|e| fail("cannot read the log", e))?;
+        .map_err(|e| fail("read the log", e))?;
     Ok(format!(
         "Redis {} reached ({}, write {pong}); the log {} holds {entries} entries",
         settings.url_list(),
