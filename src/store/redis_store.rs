@@ -302,31 +302,36 @@ pub fn probe(settings: &RedisSettings) -> Result<String> {
 
 /// The commit: fenced by the lock token and by the log's last entry, all keys in one slot.
 /// KEYS: decide, log, outbox, committed. ARGV: token, expected tip, worker, batch JSON,
-/// fingerprints, then one output line per argument.
+/// fingerprints, then one output line per argument (kept only in the outbox: the log entry
+/// counts them). Returns the status, the log entry's id and the last outbox entry's id
+/// (empty without lines).
 const COMMIT: &str = r#"
 local done = redis.call('GET', KEYS[4])
 if done then
-  local sep = string.find(done, ' ', 1, true)
-  if sep and string.sub(done, 1, sep - 1) == ARGV[1] then
-    return {'done', string.sub(done, sep + 1)}
+  local a = string.find(done, ' ', 1, true)
+  if a and string.sub(done, 1, a - 1) == ARGV[1] then
+    local rest = string.sub(done, a + 1)
+    local b = string.find(rest, ' ', 1, true)
+    return {'done', string.sub(rest, 1, b - 1), string.sub(rest, b + 1)}
   end
 end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then
-  return {'lost', ''}
+  return {'lost', '', ''}
 end
 local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
 local tip = '0-0'
 if #last > 0 then tip = last[1][1] end
 if tip ~= ARGV[2] then
-  return {'behind', tip}
+  return {'behind', tip, ''}
 end
 local id = redis.call('XADD', KEYS[2], '*', 'w', ARGV[3], 'b', ARGV[4], 'f', ARGV[5])
+local out = ''
 for i = 6, #ARGV do
-  redis.call('XADD', KEYS[3], '*', 'line', ARGV[i], 'log', id)
+  out = redis.call('XADD', KEYS[3], '*', 'line', ARGV[i], 'log', id)
 end
-redis.call('SET', KEYS[4], ARGV[1] .. ' ' .. id)
+redis.call('SET', KEYS[4], ARGV[1] .. ' ' .. id .. ' ' .. out)
 redis.call('DEL', KEYS[1])
-return {'ok', id}
+return {'ok', id, out}
 "#;
 
 /// Deletes a key only if it still holds the caller's value.
@@ -456,6 +461,8 @@ struct Inner {
     replica: MemoryStore,
     /// The last log entry applied to the replica (`0-0`: none).
     applied: String,
+    /// The last outbox entry whose line went to the replica.
+    applied_outbox: String,
     /// Batches other workers committed that the caller has not taken yet
     /// ([`Store::take_foreign`]).
     foreign: VecDeque<Arc<Batch>>,
@@ -494,6 +501,7 @@ impl RedisStore {
                 link: Link::new(settings.clone()),
                 replica: MemoryStore::new(),
                 applied: "0-0".to_string(),
+                applied_outbox: "0-0".to_string(),
                 foreign: VecDeque::new(),
                 lock: None,
                 locks: 0,
@@ -573,25 +581,49 @@ impl RedisStore {
                     .arg(&from)
                     .arg("+")
                     .arg("COUNT")
-                    .arg(500)
+                    .arg(100)
                     .query(c)
             })?;
             if rows.is_empty() {
                 return Ok(total);
             }
             total += rows.len();
+            let mut entries = Vec::with_capacity(rows.len());
             for (id, fields) in rows {
+                let entry = LogEntry::from_fields(&fields).map_err(|message| Error::Shared {
+                    url: self.settings.url_list(),
+                    message: format!("log entry {id} in {log} cannot be read: {message}"),
+                })?;
+                entries.push((id, entry));
+            }
+            // The entries' output lines, in the outbox in the same order (one script wrote
+            // both).
+            let wanted: usize = entries.iter().map(|(_, e)| e.batch.n_lines).sum();
+            let mut lines = self.read_outbox(&mut inner, wanted)?.into_iter();
+            for (id, entry) in entries {
                 let unreadable = |message: String| Error::Shared {
                     url: self.settings.url_list(),
                     message: format!("log entry {id} in {log} cannot be read: {message}"),
                 };
-                let entry = LogEntry::from_fields(&fields).map_err(unreadable)?;
+                let mut mine = Vec::with_capacity(entry.batch.n_lines);
+                for _ in 0..entry.batch.n_lines {
+                    match lines.next() {
+                        Some((of, line)) if of == id => mine.push(line),
+                        _ => {
+                            return Err(unreadable(format!(
+                                "its {} output lines are not all in {}",
+                                entry.batch.n_lines,
+                                self.settings.key("outbox")
+                            )))
+                        }
+                    }
+                }
                 match entry.batch.expire {
                     Some(before) => {
                         inner.replica.expire(before)?;
                     }
                     None => {
-                        let batch = entry.into_batch().map_err(unreadable)?;
+                        let batch = entry.into_batch(mine).map_err(unreadable)?;
                         inner.replica.commit(&batch)?;
                         inner.foreign.push_back(Arc::new(batch));
                     }
@@ -599,6 +631,47 @@ impl RedisStore {
                 inner.applied = id;
             }
         }
+    }
+
+    /// The next `n` outbox lines after the last one applied, each with the log entry that
+    /// wrote it.
+    fn read_outbox(&self, inner: &mut Inner, n: usize) -> Result<Vec<(String, String)>> {
+        let key = self.settings.key("outbox");
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let from = format!("({}", inner.applied_outbox);
+            let count = (n - out.len()).min(1000);
+            let rows: Vec<(String, Vec<Vec<u8>>)> = inner.link.run("read the outbox", |c| {
+                redis::cmd("XRANGE")
+                    .arg(&key)
+                    .arg(&from)
+                    .arg("+")
+                    .arg("COUNT")
+                    .arg(count)
+                    .query(c)
+            })?;
+            if rows.is_empty() {
+                break;
+            }
+            for (id, fields) in rows {
+                let mut line = None;
+                let mut log = None;
+                for pair in fields.chunks(2) {
+                    if let [name, value] = pair {
+                        match name.as_slice() {
+                            b"line" => line = Some(String::from_utf8_lossy(value).into_owned()),
+                            b"log" => log = Some(String::from_utf8_lossy(value).into_owned()),
+                            _ => {}
+                        }
+                    }
+                }
+                if let (Some(line), Some(log)) = (line, log) {
+                    out.push((log, line));
+                }
+                inner.applied_outbox = id;
+            }
+        }
+        Ok(out)
     }
 
     /// Takes the decision lock (waiting while another worker holds it, at most three lock
@@ -718,17 +791,20 @@ impl RedisStore {
         ];
         args.extend(lines.iter().map(|l| l.as_bytes()));
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let reply: Result<(String, String)> = inner.link.run("commit a batch", |c| {
+        let reply: Result<(String, String, String)> = inner.link.run("commit a batch", |c| {
             eval(COMMIT, &key_refs, &args).query(c)
         });
         inner.lock = None;
         if let Some(since) = inner.held_since.take() {
             inner.lock_held += since.elapsed();
         }
-        let (status, id) = reply?;
+        let (status, id, out) = reply?;
         match status.as_str() {
             "ok" | "done" => {
                 inner.applied = id;
+                if !out.is_empty() {
+                    inner.applied_outbox = out;
+                }
                 Ok(())
             }
             "lost" => Err(Error::Shared {
@@ -936,8 +1012,9 @@ struct LogBatch {
     seen_at: i64,
     #[serde(default)]
     emissions: Vec<LogEmission>,
+    /// How many output lines the batch wrote to the outbox (they are kept there only).
     #[serde(default)]
-    lines: Vec<String>,
+    n_lines: usize,
     #[serde(default)]
     learner: Vec<(String, Vec<Vec<u64>>)>,
     #[serde(default)]
@@ -1040,7 +1117,7 @@ impl LogEntry {
                         at: e.at,
                     })
                     .collect(),
-                lines: b.lines.clone(),
+                n_lines: b.lines.len(),
                 learner: b.learner.clone(),
                 merges: b
                     .merges
@@ -1105,7 +1182,7 @@ impl LogEntry {
         })
     }
 
-    fn into_batch(self) -> std::result::Result<Batch, String> {
+    fn into_batch(self, lines: Vec<String>) -> std::result::Result<Batch, String> {
         let b = self.batch;
         let mut items = Vec::with_capacity(b.items.len());
         for (i, fp) in b.items.into_iter().zip(self.fingerprints) {
@@ -1167,7 +1244,7 @@ impl LogEntry {
                     at: e.at,
                 })
                 .collect(),
-            lines: b.lines,
+            lines,
             learner: b.learner,
             merges: b
                 .merges
