@@ -160,7 +160,11 @@ fn start_node_with(cluster: bool, persistent: bool) -> Node {
             if let Ok(Some(_)) = node.child.try_wait() {
                 break; // the port was taken meanwhile: try another
             }
-            if TcpStream::connect(("127.0.0.1", port)).is_ok() && ping(port) {
+            // Ours, not another test's server that took the port first.
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && ping(port)
+                && serves_pid(port, node.child.id())
+            {
                 return node;
             }
             std::thread::sleep(Duration::from_millis(20));
@@ -168,6 +172,12 @@ fn start_node_with(cluster: bool, persistent: bool) -> Node {
         let _ = node.child.kill();
     }
     panic!("redis-server did not start on a free port in 10 tries");
+}
+
+fn serves_pid(port: u16, pid: u32) -> bool {
+    cli(port, &["info", "server"])
+        .lines()
+        .any(|l| l.trim() == format!("process_id:{pid}"))
 }
 
 fn ping(port: u16) -> bool {
