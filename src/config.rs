@@ -502,13 +502,138 @@ pub struct OutputConfig {
     pub kind: OutputKind,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
+    /// Which store: "sqlite" (one file, one writer; the default) or "redis" (shared by several
+    /// workers; see `docs/redis.md`).
+    #[serde(default)]
+    pub kind: StoreKind,
     /// SQLite database path (relative paths resolve against the config file).
     /// Default: `syndedup.db` in `$XDG_DATA_HOME/syndedup` (or `~/.local/share/syndedup`).
     #[serde(default)]
     pub path: Option<PathBuf>,
+    /// Redis: the seed nodes of a cluster, or the one URL of a single Redis
+    /// (`redis://host:port`, `rediss://` for TLS).
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// Redis: the hash tag every key starts with (`{syndedup}:log`, ...), so that several
+    /// deployments can share one Redis.
+    #[serde(default = "default_redis_prefix")]
+    pub prefix: String,
+    /// Redis: the name of the environment variable that holds the password (never the
+    /// password itself).
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Redis: connect with TLS (every URL is used as `rediss://`).
+    #[serde(default)]
+    pub tls: bool,
+    /// Redis: how long a worker owns an outlet after it last polled it; a dead worker's
+    /// outlets move to another worker after this. Longer than the longest outlet interval.
+    #[serde(default = "default_lease", with = "humantime_serde")]
+    pub lease: Duration,
+    /// Redis: how long the decision lock outlives a worker that dies holding it.
+    #[serde(default = "default_lock_ttl", with = "humantime_serde")]
+    pub lock_ttl: Duration,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            kind: StoreKind::default(),
+            path: None,
+            urls: Vec::new(),
+            prefix: default_redis_prefix(),
+            password_env: None,
+            tls: false,
+            lease: default_lease(),
+            lock_ttl: default_lock_ttl(),
+        }
+    }
+}
+
+/// Which store holds the state (`[store] kind`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StoreKind {
+    #[default]
+    Sqlite,
+    Redis,
+}
+
+fn default_redis_prefix() -> String {
+    "syndedup".to_string()
+}
+fn default_lease() -> Duration {
+    Duration::from_secs(15 * 60)
+}
+fn default_lock_ttl() -> Duration {
+    Duration::from_secs(30)
+}
+
+impl StoreConfig {
+    /// Every problem with the `[store]` section, each a sentence naming the key.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        if self.kind == StoreKind::Redis && self.urls.is_empty() {
+            p.push(
+                "store.urls is empty but store.kind is \"redis\": give the cluster's seed nodes or one Redis URL, such as [\"redis://127.0.0.1:6379\"]."
+                    .to_string(),
+            );
+        }
+        for (i, u) in self.urls.iter().enumerate() {
+            match url::Url::parse(u) {
+                Ok(parsed) if parsed.scheme() == "redis" || parsed.scheme() == "rediss" => {
+                    if parsed.host_str().is_none_or(str::is_empty) {
+                        p.push(format!("store.urls[{i}] \"{u}\" has no host."));
+                    }
+                    if parsed.password().is_some() {
+                        p.push(format!(
+                            "store.urls[{i}] holds a password: put it in an environment variable and name that in store.password_env."
+                        ));
+                    }
+                    if parsed.scheme() == "rediss" && !self.tls {
+                        p.push(format!(
+                            "store.urls[{i}] \"{u}\" is rediss:// (TLS) but store.tls is false: set store.tls = true."
+                        ));
+                    }
+                }
+                _ => p.push(format!(
+                    "store.urls[{i}] \"{u}\" is not a redis:// or rediss:// URL."
+                )),
+            }
+        }
+        if self.prefix.is_empty()
+            || !self
+                .prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+        {
+            p.push(format!(
+                "store.prefix \"{}\" must be non-empty and use only letters, digits, '-', '_', '.' and ':' (it becomes the {{hash tag}} of every key).",
+                self.prefix
+            ));
+        }
+        if let Some(name) = &self.password_env {
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                p.push(format!(
+                    "store.password_env \"{name}\" is not an environment variable name (letters, digits and '_', not starting with a digit)."
+                ));
+            }
+        }
+        if self.lease < Duration::from_secs(1) {
+            p.push("store.lease must be at least 1s.".to_string());
+        }
+        if self.lock_ttl < Duration::from_secs(1) {
+            p.push("store.lock_ttl must be at least 1s.".to_string());
+        }
+        p
+    }
 }
 
 /// Output feed format.
@@ -851,6 +976,7 @@ impl Config {
                 ));
             }
         }
+        p.extend(self.store.problems());
         p
     }
 }

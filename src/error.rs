@@ -62,6 +62,22 @@ pub enum Error {
         #[source]
         source: rusqlite::Error,
     },
+    /// A Redis command of the shared store failed (after its retries); `url` lists the
+    /// configured nodes, `action` says what the store was doing.
+    #[error("redis {url}: cannot {action}: {source}")]
+    Redis {
+        url: String,
+        action: String,
+        #[source]
+        source: redis::RedisError,
+    },
+    /// The shared store refused an operation: a lost decision lock, an unreadable log entry.
+    #[error("redis store {url}: {message}")]
+    Shared { url: String, message: String },
+    /// `[store]` names Redis in a way that cannot be used on this machine (an unset
+    /// password variable, say).
+    #[error("{message}")]
+    RedisConfig { message: String },
 }
 
 /// Result alias for the library.

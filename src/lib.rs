@@ -31,7 +31,8 @@
 //! - [`model`]: plain data passed between stages (`Article`, `FeedItem`, `Decision`, `StoryView`).
 //! - [`normalize`]: HTML to text, folding, tokenising, boilerplate.
 //! - [`dedup`]: the pure core: shingles, MinHash, LSH, match rule, merge policy, [`Engine`].
-//! - [`store`]: state behind the narrow [`store::Store`] trait ([`store::SqliteStore`], [`store::MemoryStore`]),
+//! - [`store`]: state behind the narrow [`store::Store`] trait ([`store::SqliteStore`], [`store::MemoryStore`],
+//!   [`store::RedisStore`] for several workers),
 //!   with its own types: item keys ([`store::ItemKey`], [`store::OutletId`]), per-outlet and
 //!   per-host poll state, [`store::PollStatus`], seen items, cached pages; the outbox writer.
 //! - [`ingest`]: the engine side of ingest, shared by `run` and `dedup --state`: the store

@@ -21,7 +21,10 @@ use crate::dedup::{Engine, EngineConfig, MatchRule, Preparer};
 use crate::model::StoryId;
 use crate::normalize::chrome::SetAside;
 use crate::normalize::{body_text, for_each_word};
-use crate::store::{store_path, SqliteStore, Store, StoredCopy, StoredStory};
+use std::sync::{Arc, Mutex};
+
+use crate::config::{StoreConfig, StoreKind};
+use crate::store::{store_path, RedisStore, SqliteStore, Store, StoredCopy, StoredStory};
 
 use super::state::{read, SharedState};
 use super::status::{e, time};
@@ -34,6 +37,9 @@ const SHARED: f64 = 0.5;
 #[derive(Clone)]
 pub struct StoryPages {
     store: PathBuf,
+    /// With `[store] kind = "redis"`: the store, opened on the first page and kept (it only
+    /// reads what was committed since, page after page).
+    redis: Option<(StoreConfig, Arc<Mutex<Option<RedisStore>>>)>,
     preparer: Preparer,
     rule: MatchRule,
 }
@@ -53,6 +59,8 @@ impl StoryPages {
         let engine = Engine::new(EngineConfig::from_config(config))?;
         Ok(StoryPages {
             store: store_path(&config.store),
+            redis: (config.store.kind == StoreKind::Redis)
+                .then(|| (config.store.clone(), Arc::new(Mutex::new(None)))),
             preparer: engine.preparer().clone(),
             rule: engine.rule(),
         })
@@ -60,6 +68,14 @@ impl StoryPages {
 
     /// Reads the story from the store (read-only, next to a running writer).
     fn load(&self, id: StoryId) -> crate::error::Result<Option<StoredStory>> {
+        if let Some((config, cell)) = &self.redis {
+            let mut guard = cell.lock().unwrap_or_else(|p| p.into_inner());
+            let store = match guard.as_mut() {
+                Some(s) => s,
+                None => guard.insert(RedisStore::from_config(config)?),
+            };
+            return store.story(id);
+        }
         SqliteStore::open_read_only(&self.store)?.story(id)
     }
 }

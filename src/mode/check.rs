@@ -6,14 +6,21 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use crate::config::Config;
+use anyhow::Context;
+
+use crate::config::{Config, StoreKind};
 use crate::error::Error;
+use crate::store::{probe_redis, RedisSettings};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct CheckArgs {
     /// The TOML config file to validate.
     #[arg(long)]
     pub config: PathBuf,
+    /// Also try the store: with `[store] kind = "redis"`, connect, write a short-lived key
+    /// and read the log's length, and say what failed.
+    #[arg(long)]
+    pub connect: bool,
 }
 
 /// What a valid config holds, for the one-line report.
@@ -108,5 +115,21 @@ pub fn missing_local_feeds(config: &Config) -> Vec<String> {
 pub fn run(args: &CheckArgs) -> anyhow::Result<ExitCode> {
     let summary = check_file(&args.config)?;
     println!("{summary}");
+    if args.connect {
+        let config = Config::load(&args.config)?;
+        match config.store.kind {
+            StoreKind::Sqlite => println!(
+                "store: SQLite {} (nothing to connect to)",
+                crate::store::store_path(&config.store).display()
+            ),
+            StoreKind::Redis => {
+                let settings = RedisSettings::from_config(&config.store)?;
+                let what = probe_redis(&settings).with_context(|| {
+                    format!("cannot use the Redis store at {}", settings.url_list())
+                })?;
+                println!("store: {what}");
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -8,10 +8,11 @@ use anyhow::Context;
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::config::StoreKind;
 use crate::dedup::EngineConfig;
 use crate::http::{Publisher, Service, StoryPages};
 use crate::poll::{OutletReport, Poller};
-use crate::store::{store_path, Store as _};
+use crate::store::{signature_settings, store_path, RedisStore, Store};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
@@ -33,8 +34,24 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     // Opened before anything else so a second daemon on the same store stops right here.
-    let path = store_path(&config.store);
-    let store = crate::ingest::open_store(&path, &EngineConfig::from_config(&config))?;
+    let (store, label): (Box<dyn Store + Send>, String) = match config.store.kind {
+        StoreKind::Sqlite => {
+            let path = store_path(&config.store);
+            let store = crate::ingest::open_store(&path, &EngineConfig::from_config(&config))?;
+            (Box::new(store), path.display().to_string())
+        }
+        StoreKind::Redis => {
+            let settings = signature_settings(&EngineConfig::from_config(&config));
+            let mut store = RedisStore::from_config(&config.store)?;
+            store.check_settings(&settings)?;
+            let label = format!(
+                "redis {} (worker {})",
+                store.settings().url_list(),
+                store.worker()
+            );
+            (Box::new(store), label)
+        }
+    };
     let counters = store.counters()?;
     runtime.block_on(async move {
         let config_feeds_empty = config.feeds.is_empty();
@@ -48,11 +65,10 @@ pub fn run(args: &RunArgs) -> anyhow::Result<()> {
             _ => None,
         };
         // Resuming reads the whole window from the store: on the blocking pool.
-        let mut poller =
-            tokio::task::spawn_blocking(move || Poller::with_store(config, Box::new(store)))
-                .await
-                .context("the start-up task failed")?
-                .with_context(|| format!("cannot resume from the store {}", path.display()))?;
+        let mut poller = tokio::task::spawn_blocking(move || Poller::with_store(config, store))
+            .await
+            .context("the start-up task failed")?
+            .with_context(|| format!("cannot resume from the store {label}"))?;
         if !config_feeds_empty || service.is_some() {
             poller.on_cycle(move |p, reports| {
                 publisher.cycle(p, reports, chrono::Utc::now());

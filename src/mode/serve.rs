@@ -10,9 +10,10 @@ use chrono::Utc;
 use tracing::{debug, info, warn};
 
 use crate::config::Config;
+use crate::config::StoreKind;
 use crate::http::update::{apply_snapshot, load_from_store, store_failed, StoreSnapshot};
 use crate::http::{ServiceState, SharedState, StoryPages, DEFAULT_LISTEN};
-use crate::store::{store_path, SqliteStore};
+use crate::store::{store_path, RedisStore, SqliteStore};
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
@@ -36,6 +37,44 @@ fn read_store(config: &Config, path: &Path) -> crate::error::Result<StoreSnapsho
     Ok(snapshot)
 }
 
+/// Reads the Redis store: the first read replays the log, later ones only what was
+/// committed since (the store is kept between refreshes).
+fn read_redis(
+    config: &Config,
+    cell: &std::sync::Mutex<Option<RedisStore>>,
+) -> crate::error::Result<StoreSnapshot> {
+    let mut guard = cell.lock().unwrap_or_else(|p| p.into_inner());
+    let store = match guard.as_mut() {
+        Some(s) => s,
+        None => guard.insert(RedisStore::from_config(&config.store)?),
+    };
+    load_from_store(config, store, Utc::now())
+}
+
+/// Where `serve` reads: the SQLite file, or Redis (one store kept between refreshes).
+#[derive(Clone)]
+enum Source {
+    Sqlite(PathBuf),
+    Redis(std::sync::Arc<std::sync::Mutex<Option<RedisStore>>>, String),
+}
+
+impl Source {
+    fn label(&self) -> String {
+        match self {
+            Source::Sqlite(p) => p.display().to_string(),
+            Source::Redis(_, urls) => format!("redis {urls}"),
+        }
+    }
+
+    fn stamp(&self) -> Option<Stamp> {
+        match self {
+            Source::Sqlite(p) => Some(stamp(p)),
+            // Redis has no cheap change stamp here: every tick reads what was committed.
+            Source::Redis(..) => None,
+        }
+    }
+}
+
 /// Size and modification time of the database and its write-ahead log: every commit changes
 /// one of them, so an unchanged stamp means there is nothing new to read.
 type Stamp = Vec<Option<(std::time::SystemTime, u64)>>;
@@ -54,10 +93,14 @@ fn stamp(path: &Path) -> Stamp {
 
 /// One refresh on the blocking pool; a failure keeps the last good data and turns `/healthz`
 /// red.
-async fn refresh(config: &Config, path: &Path, state: &SharedState) {
-    let (c, p) = (config.clone(), path.to_path_buf());
+async fn refresh(config: &Config, source: &Source, state: &SharedState) {
+    let (c, src) = (config.clone(), source.clone());
     let started = std::time::Instant::now();
-    let result = tokio::task::spawn_blocking(move || read_store(&c, &p)).await;
+    let result = tokio::task::spawn_blocking(move || match &src {
+        Source::Sqlite(p) => read_store(&c, p),
+        Source::Redis(cell, _) => read_redis(&c, cell),
+    })
+    .await;
     let error = match result {
         Ok(Ok(snapshot)) => {
             let stories = snapshot.stories.len();
@@ -78,7 +121,7 @@ async fn refresh(config: &Config, path: &Path, state: &SharedState) {
         Ok(Err(e)) => e.to_string(),
         Err(e) => format!("the store reader failed: {e}"),
     };
-    warn!(store = %path.display(), error = %error, "Cannot read the store; serving the last data read.");
+    warn!(store = %source.label(), error = %error, "Cannot read the store; serving the last data read.");
     store_failed(state, &error);
 }
 
@@ -99,7 +142,10 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .clone()
         .or_else(|| config.http.listen.clone())
         .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
-    let path = store_path(&config.store);
+    let source = match config.store.kind {
+        StoreKind::Sqlite => Source::Sqlite(store_path(&config.store)),
+        StoreKind::Redis => Source::Redis(Default::default(), config.store.urls.join(",")),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -110,14 +156,14 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
         let state = state.shared();
         // A failed read is retried when the files change (a missing store gets created), so
         // a broken store is reported once, not on every tick.
-        let mut read = stamp(&path);
-        refresh(&config, &path, &state).await;
+        let mut read = source.stamp();
+        refresh(&config, &source, &state).await;
         // Installed before the service logs that it listens: a SIGTERM sent right after that
         // line stops `serve` cleanly instead of killing it.
         let shutdown = crate::mode::run::shutdown_signal();
         tokio::pin!(shutdown);
         let service = crate::http::Service::start(&listen, state.clone()).await?;
-        info!(store = %path.display(), refresh = %humantime::format_duration(args.refresh), "serving the store read-only; stop with SIGINT or SIGTERM");
+        info!(store = %source.label(), refresh = %humantime::format_duration(args.refresh), "serving the store read-only; stop with SIGINT or SIGTERM");
         let mut ticks = tokio::time::interval(args.refresh);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
@@ -125,9 +171,9 @@ pub fn run(args: &ServeArgs) -> anyhow::Result<()> {
             tokio::select! {
                 _ = &mut shutdown => break,
                 _ = ticks.tick() => {
-                    let now = stamp(&path);
-                    if now != read {
-                        refresh(&config, &path, &state).await;
+                    let now = source.stamp();
+                    if now.is_none() || now != read {
+                        refresh(&config, &source, &state).await;
                         read = now;
                     }
                 }

@@ -8,8 +8,9 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::config::Config;
+use crate::config::StoreKind;
 use crate::jsonl::{story_line, IdStyle};
-use crate::store::{rfc3339, store_path, SqliteStore, Store, StoredStory, StoryQuery};
+use crate::store::{rfc3339, store_path, RedisStore, SqliteStore, Store, StoredStory, StoryQuery};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -62,7 +63,10 @@ pub fn run(args: &StoriesArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(|s| parse_since(s, Utc::now().timestamp()))
         .transpose()?;
-    let store = SqliteStore::open_read_only(&path)?;
+    let store: Box<dyn Store> = match config.store.kind {
+        StoreKind::Sqlite => Box::new(SqliteStore::open_read_only(&path)?),
+        StoreKind::Redis => Box::new(RedisStore::from_config(&config.store)?),
+    };
     let stories = store.stories(&StoryQuery {
         since,
         limit: Some(args.limit),

@@ -52,9 +52,11 @@ use crate::error::{Error, Result};
 use crate::model::StoryId;
 use schedule::PollOutcome;
 
-use crate::ingest::{self, engine_id, Decided, Session};
+use crate::ingest::{self, engine_id, Decided, FreshItem, Session};
 
-use crate::store::{flush_outbox, HostState as StoredHost, MemoryStore, Store};
+use crate::store::{
+    catch_up_engine, flush_outbox, Batch, HostState as StoredHost, Leases, MemoryStore, Store,
+};
 
 pub use crate::store::{
     CachedPage, HostState, ItemKey, OutletId, OutletState, PollState, PollStatus, SeenItem,
@@ -191,9 +193,14 @@ enum TaskResult {
     Done {
         outcome: FetchOutcome,
         elapsed: Duration,
+        /// With outlet leases: the worker's slot for one claimed outlet, held until the poll
+        /// is handled (so a worker claims no more outlets than it can process).
+        slot: Option<tokio::sync::OwnedSemaphorePermit>,
     },
     /// The host asked us to wait (Retry-After) while this fetch was queued.
     Deferred,
+    /// Another worker holds the outlet's lease (a store shared by several workers).
+    Leased,
 }
 
 /// Where decision or story lines go (`[output] jsonl`), written from the store's outbox.
@@ -234,7 +241,20 @@ pub struct Poller {
     page_fetchers: HashMap<Guard, Fetcher>,
     /// Set when a blocking store task panicked and took the store with it.
     store_lost: bool,
+    /// Outlet leases of a store shared by several workers, and the outlets this worker
+    /// claimed (released when the run ends).
+    leases: Option<Arc<Leases>>,
+    claimed: Arc<Mutex<HashSet<String>>>,
+    /// Claimed outlets fetched but not yet handled, at most `fetch.concurrency` (leases only).
+    backlog: Arc<Semaphore>,
+    /// When this poller was built (Unix seconds): a `run --once` does not take outlets that
+    /// another `--once` run finished after this.
+    run_started: i64,
 }
+
+/// How soon at most an outlet another worker holds is tried again (at its interval when
+/// that is shorter), in case that worker died.
+const LEASED_RETRY: Duration = Duration::from_secs(60);
 
 /// How often the daemon deletes records past retention from the store.
 const EXPIRE_EVERY: Duration = Duration::from_secs(3600);
@@ -295,6 +315,7 @@ impl Poller {
             path,
             kind: config.output.kind,
         });
+        let backlog = Arc::new(Semaphore::new(config.fetch.concurrency.get()));
         Ok(Poller {
             global: Arc::new(Semaphore::new(config.fetch.concurrency.get())),
             config,
@@ -313,6 +334,10 @@ impl Poller {
             last_expire: None,
             page_fetchers,
             store_lost: false,
+            leases: None,
+            claimed: Arc::new(Mutex::new(HashSet::new())),
+            backlog,
+            run_started: schedule::unix_now(),
         })
     }
 
@@ -360,6 +385,7 @@ impl Poller {
         poller.bodies = bodies;
         poller.restore(state);
         poller.session = session;
+        poller.leases = store.leases();
         poller.store = Some(store);
         poller.last_expire = Some(Instant::now());
         let written = poller.flush_output()?;
@@ -401,7 +427,123 @@ impl Poller {
             (store, result)
         })
         .await;
-        self.store_back(joined, "the store commit")
+        self.store_back(joined, "the store commit")?;
+        self.catch_up_foreign()
+    }
+
+    /// Applies what other workers committed (a store shared by several workers) and the
+    /// store handed over since the last time: the engine, emitted stories, seen items,
+    /// outlet schedules, host blocks and bodies. Nothing with a store of one writer.
+    fn catch_up_foreign(&mut self) -> Result<()> {
+        let Some(store) = self.store.as_mut() else {
+            return Ok(());
+        };
+        let foreign = store.take_foreign();
+        if foreign.is_empty() {
+            return Ok(());
+        }
+        if let Some(engine) = self.engine.as_mut() {
+            let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
+            let start = schedule::unix_now().saturating_sub(window);
+            catch_up_engine(
+                store.as_ref(),
+                engine,
+                &mut self.session.emitted,
+                &foreign,
+                start,
+                ItemKey::engine_id,
+            )?;
+        }
+        self.apply_foreign(&foreign);
+        if foreign.iter().any(|b| !b.lines.is_empty()) {
+            self.flush_output()?;
+        }
+        Ok(())
+    }
+
+    /// The poller's side of other workers' batches: their seen items, the schedule of the
+    /// outlets they polled, host blocks, and the bodies of their items for output feeds.
+    fn apply_foreign(&mut self, foreign: &[Arc<Batch>]) {
+        let now_unix = schedule::unix_now();
+        let now = Instant::now();
+        let later =
+            |unix: i64| now + Duration::from_secs(unix.saturating_sub(now_unix).max(0) as u64);
+        for b in foreign {
+            for item in &b.items {
+                let outlet = item.meta.outlet.clone().unwrap_or_default();
+                let seen = self.seen.outlets.entry(outlet.clone()).or_default();
+                let first = seen
+                    .get(&item.meta.id)
+                    .map_or(item.seen_at, |s| s.first_seen);
+                seen.insert(
+                    item.meta.id.clone(),
+                    crate::store::SeenItem {
+                        content: item.content_hash,
+                        first_seen: first,
+                        last_seen: item.seen_at,
+                    },
+                );
+                let body = item
+                    .payload
+                    .as_deref()
+                    .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok())
+                    .and_then(|v| fulltext::payload_display_body(&v));
+                if let Some(body) = body {
+                    self.bodies.insert(engine_id(&outlet, &item.meta.id), body);
+                }
+            }
+            for key in &b.seen {
+                let (Some(outlet), id) = (key.outlet_name(), &key.id) else {
+                    continue;
+                };
+                if let Some(s) = self
+                    .seen
+                    .outlets
+                    .get_mut(outlet)
+                    .and_then(|m| m.get_mut(id))
+                {
+                    s.last_seen = s.last_seen.max(b.seen_at);
+                }
+            }
+            if let Some((name, state)) = &b.outlet {
+                if let Some(o) = self.outlets.iter_mut().find(|o| &o.cfg.name == name) {
+                    if !o.in_flight {
+                        o.state = state.clone();
+                        if let Some(due) = state.next_due {
+                            o.due = later(due);
+                        }
+                    }
+                }
+            }
+            for (host, h) in &b.hosts {
+                if let (Some(gate), Some(until)) = (self.hosts.get(host), h.blocked_until) {
+                    if until > now_unix {
+                        gate.block_until(later(until));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Releases the outlet leases this worker claimed (the run is over).
+    async fn release_leases(&mut self, once: bool) {
+        let Some(leases) = self.leases.clone() else {
+            return;
+        };
+        let names: Vec<String> = self
+            .claimed
+            .lock()
+            .map(|mut c| c.drain().collect())
+            .unwrap_or_default();
+        let _ = tokio::task::spawn_blocking(move || {
+            for name in names {
+                let done = once.then(schedule::unix_now);
+                if let Err(e) = leases.release(&name, done) {
+                    warn!(outlet = %name, error = %e, "An outlet lease could not be released; it expires by itself.");
+                }
+            }
+        })
+        .await;
     }
 
     /// Deletes store records past retention, on the blocking pool.
@@ -660,6 +802,13 @@ impl Poller {
                 _ = sleep_until_opt(next_due), if next_due.is_some() => {}
             }
         }
+        if once || stopping {
+            self.release_leases(once).await;
+            if self.leases.is_some() {
+                // A shared store: bring the output file up to what the others committed.
+                self.flush_output()?;
+            }
+        }
         Ok(run_totals)
     }
 
@@ -700,6 +849,16 @@ impl Poller {
             etag: o.state.etag.clone(),
             last_modified: o.state.last_modified.clone(),
         };
+        // `ignore_blocks` is set for `run --once` only.
+        let once_since = ignore_blocks.then_some(self.run_started);
+        let lease = self.leases.clone().map(|l| {
+            (
+                l,
+                o.cfg.name.clone(),
+                self.claimed.clone(),
+                self.backlog.clone(),
+            )
+        });
         tasks.spawn(async move {
             let _host = match &gate {
                 Some(g) => g.permits.clone().acquire_owned().await.ok(),
@@ -712,6 +871,31 @@ impl Poller {
                     }
                 }
             }
+            // A shared store: poll only outlets whose lease this worker holds, claimed when
+            // the worker has room to process one more (so workers share the outlets as they
+            // go, rather than the first to start claiming them all).
+            let mut slot = None;
+            if let Some((leases, name, claimed, backlog)) = lease {
+                slot = backlog.acquire_owned().await.ok();
+                let n = name.clone();
+                let got = tokio::task::spawn_blocking(move || leases.claim(&n, once_since)).await;
+                match got {
+                    Ok(Ok(true)) => {
+                        if let Ok(mut c) = claimed.lock() {
+                            c.insert(name);
+                        }
+                    }
+                    Ok(Ok(false)) => return (i, TaskResult::Leased),
+                    Ok(Err(e)) => {
+                        warn!(outlet = %name, error = %e, "The outlet's lease could not be claimed; it is not polled now.");
+                        return (i, TaskResult::Leased);
+                    }
+                    Err(e) => {
+                        warn!(outlet = %name, error = %e, "The lease task failed; the outlet is not polled now.");
+                        return (i, TaskResult::Leased);
+                    }
+                }
+            }
             let _global = global.acquire_owned().await.ok();
             let start = Instant::now();
             let outcome = fetcher.fetch(&source, &validators).await;
@@ -720,6 +904,7 @@ impl Poller {
                 TaskResult::Done {
                     outcome,
                     elapsed: start.elapsed(),
+                    slot,
                 },
             )
         });
@@ -729,12 +914,30 @@ impl Poller {
     /// Applies one fetch result: state, schedule, items through the engine, output.
     async fn handle(&mut self, i: usize, result: TaskResult) -> Result<Option<OutletReport>> {
         self.outlets[i].in_flight = false;
+        let _slot: Option<tokio::sync::OwnedSemaphorePermit>;
         let (outcome, elapsed) = match result {
             TaskResult::Deferred => {
                 // The host's block decides when this outlet runs; nothing happened.
                 return Ok(None);
             }
-            TaskResult::Done { outcome, elapsed } => (outcome, elapsed),
+            TaskResult::Leased => {
+                // Another worker polls it; its commits move this outlet's schedule
+                // (see `apply_foreign`). Try again later in case that worker dies.
+                let sched = &self.config.schedule;
+                let o = &mut self.outlets[i];
+                let interval = o.cfg.interval.unwrap_or(sched.default_interval);
+                o.due = Instant::now() + interval.max(sched.min_interval).min(LEASED_RETRY);
+                return Ok(None);
+            }
+            TaskResult::Done {
+                outcome,
+                elapsed,
+                slot,
+            } => {
+                // Released when this poll has been handled (end of this function).
+                _slot = slot;
+                (outcome, elapsed)
+            }
         };
         let now_unix = schedule::unix_now();
         let name = self.outlets[i].cfg.name.clone();
@@ -923,33 +1126,58 @@ impl Poller {
         };
         let kind = self.output.as_ref().map(|o| o.kind);
         let mut session = std::mem::take(&mut self.session);
+        let mut store = self.store.take();
         let joined = tokio::task::spawn_blocking(move || {
-            let decided = ingest::decide(
-                &mut engine,
-                &mut session,
-                &outlet,
-                fresh,
-                kind,
-                true,
-                now_unix,
-                pages::display_body,
-            );
-            (engine, session, decided)
+            // A shared store: take the decision lock and catch up on what other workers
+            // committed before deciding, so this batch is decided knowing all of it.
+            let foreign = match store.as_mut() {
+                Some(s) => shared_catch_up(s.as_mut(), &mut engine, &mut session.emitted, now_unix),
+                None => Ok(Vec::new()),
+            };
+            let decided = foreign.and_then(|foreign| {
+                let fresh = drop_taken(fresh, &outlet, &foreign);
+                ingest::decide(
+                    &mut engine,
+                    &mut session,
+                    &outlet,
+                    fresh,
+                    kind,
+                    true,
+                    now_unix,
+                    pages::display_body,
+                )
+                .map(|d| (d, foreign))
+            });
+            if decided.is_err() {
+                if let Some(s) = store.as_mut() {
+                    s.abandon_decide();
+                }
+            }
+            (store, engine, session, decided)
         })
         .await;
-        let (engine, session, decided) = joined.map_err(|source| Error::Task {
-            what: "the dedup task",
-            source,
-        })?;
+        let (store, engine, session, decided) = match joined {
+            Ok(v) => v,
+            Err(source) => {
+                self.store_lost = true;
+                return Err(Error::Task {
+                    what: "the dedup task",
+                    source,
+                });
+            }
+        };
         // The engine comes back whatever happened, so it is never lost.
         self.engine = Some(engine);
         self.session = session;
+        self.store = store;
+        let (decided, foreign) = decided?;
+        self.apply_foreign(&foreign);
         let Decided {
             bodies,
             new: n,
             duplicates: dups,
             elapsed: engine_time,
-        } = decided?;
+        } = decided;
         self.bodies.extend(bodies);
         report.engine = engine_time;
         self.totals.new += n as u64;
@@ -1010,4 +1238,72 @@ async fn sleep_until_opt(when: Option<Instant>) {
         Some(w) => tokio::time::sleep_until(w).await,
         None => std::future::pending().await,
     }
+}
+
+/// Takes the decision lock of a shared store and feeds what other workers committed to the
+/// engine; returns those batches for the poller's own state. Nothing for other stores.
+fn shared_catch_up(
+    store: &mut dyn Store,
+    engine: &mut Engine,
+    emitted: &mut HashSet<StoryId>,
+    now_unix: i64,
+) -> Result<Vec<Arc<Batch>>> {
+    let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
+    let mut feed = |store: &mut dyn Store, before_lock: bool| -> Result<Vec<Arc<Batch>>> {
+        let foreign = store.take_foreign();
+        if !foreign.is_empty() {
+            let caught = catch_up_engine(
+                store,
+                engine,
+                emitted,
+                &foreign,
+                now_unix.saturating_sub(window),
+                ItemKey::engine_id,
+            )?;
+            debug!(
+                batches = foreign.len(),
+                items = caught.items,
+                rebuilt = caught.rebuilt,
+                before_lock,
+                "Caught up on other workers' commits."
+            );
+        }
+        Ok(foreign)
+    };
+    // Most of what the others committed is read and fed to the engine before the lock is
+    // taken; under the lock only what was committed meanwhile.
+    store.catch_up()?;
+    let mut foreign = feed(store, true)?;
+    store.begin_decide()?;
+    match feed(store, false) {
+        Ok(more) => foreign.extend(more),
+        Err(e) => {
+            store.abandon_decide();
+            return Err(e);
+        }
+    }
+    Ok(foreign)
+}
+
+/// Drops fresh items another worker already processed with the same body (found in the
+/// batches just caught up on): an item is processed once, whichever worker sees it.
+fn drop_taken(fresh: Vec<FreshItem>, outlet: &str, foreign: &[Arc<Batch>]) -> Vec<FreshItem> {
+    if foreign.is_empty() {
+        return fresh;
+    }
+    let taken: HashSet<(&str, &str, u64)> = foreign
+        .iter()
+        .flat_map(|b| b.items.iter())
+        .map(|i| {
+            (
+                i.meta.outlet.as_deref().unwrap_or(""),
+                i.meta.id.as_str(),
+                i.content_hash,
+            )
+        })
+        .collect();
+    fresh
+        .into_iter()
+        .filter(|f| !taken.contains(&(outlet, f.item.id.as_str(), f.content)))
+        .collect()
 }

@@ -2,26 +2,28 @@
 //! the last run stopped.
 //!
 //! The pipeline talks to the state through the narrow [`Store`] trait; [`SqliteStore`] is the
-//! implementation (one file, WAL, one writer). The daemon calls [`Store::commit`] once per
+//! default implementation (one file, WAL, one writer), [`RedisStore`] the one several workers
+//! share. The daemon calls [`Store::commit`] once per
 //! processed batch (one feed poll): the outlet's fetch state, the items with their decisions,
 //! the story updates derived from them and the emissions commit together or not at all.
 //!
-//! ## How each method maps to Redis (the planned shared store for several machines)
+//! ## How each method maps to Redis ([`RedisStore`], `[store] kind = "redis"`)
 //!
-//! | method | SQLite | Redis Cluster |
+//! The Redis store is a log, not a set of per-item keys: every committed batch is one entry
+//! of the stream `{p}:log` (`p` = `[store] prefix`), and each worker answers every method
+//! from an in-memory replica ([`MemoryStore`]) that replays the log. Every key the commit
+//! touches carries the hash tag `{p}`, so it lives in one cluster slot and the commit can be
+//! one Lua script. The design, its guarantees and limits are in `docs/redis.md`.
+//!
+//! | method | SQLite | Redis (single node or cluster) |
 //! |---|---|---|
-//! | [`Store::load`] | scan `item` rows with `time >= since`, and `emission` | `ZRANGEBYSCORE items:by-time since +inf`, then `HGETALL item:{key}` per member (signatures as binary fields); `SMEMBERS emitted`; `GET story:next` |
-//! | [`Store::seen`] | point query on `(outlet, item_id)` | `HGET item:{outlet}:{id} hash` (the seen-set) |
-//! | [`Store::commit`] | one `BEGIN IMMEDIATE` transaction | one `MULTI`/`EXEC` (or a Lua script) on keys hashed to the outlet's slot with a `{outlet}` hash tag; story counters via `HINCRBY` |
-//! | [`Store::expire`] | `DELETE ... WHERE last_seen < before` | key TTLs set at commit (`EXPIRE item:… retention`) plus `ZREMRANGEBYSCORE` |
-//! | [`Store::stories`], [`Store::story`] | joins over `story` and `item` | `ZREVRANGEBYSCORE stories:by-first-seen`, `HGETALL story:{id}`, `SMEMBERS story:{id}:items` |
-//! | [`Store::output_pending`], [`Store::output_written`], [`Store::output_mark`] | the `outbox` table and two `setting` rows | a stream `outbox` (`XADD` inside the batch's `MULTI`, `XRANGE`, `XTRIM MINID`) and a hash `output` |
-//! | [`Store::page`] | point query on `page (url)` | `HGETALL page:{url}` with a TTL of the retention |
-//! | [`Store::counters`] | `outlet_counter` (sums by outlet and name) and `outlet_fetch` | `HINCRBY counters:{outlet} name n` inside the batch's `MULTI`; `HGETALL` per outlet |
-//! | [`Store::poll_state`] | `outlet`, `host`, and `item` (outlet, id, hash, first/last seen) | `HGETALL outlet:{name}` per configured outlet, `host:{name}` keys with `PEXPIREAT`, `HSCAN seen:{outlet}` |
-//!
-//! The one-writer lock becomes a lease (`SET lock NX PX`) per outlet shard; story ids come
-//! from `INCR story:next` instead of the engine's counter.
+//! | [`Store::load`], [`Store::seen`], [`Store::stories`], [`Store::story`], [`Store::poll_state`], [`Store::counters`], [`Store::output_pending`] | queries | `XRANGE {p}:log (<last applied> +` into the replica, then the replica's answer |
+//! | [`Store::commit`] | one `BEGIN IMMEDIATE` transaction | one `EVAL` on `{p}:decide`, `{p}:log`, `{p}:outbox`, `{p}:committed`: fenced by the lock token and the log's tip; `XADD` of the batch and of each output line; lock released |
+//! | [`Store::expire`] | `DELETE ... WHERE last_seen < before` | an `expire` entry in the log (the same `EVAL`), applied by every replica |
+//! | [`Store::output_mark`], [`Store::output_written`] | two `setting` rows | `HGET`/`HSET {p}:marks <output path>` |
+//! | [`Store::page`] | point query on `page (url)` | the worker's own replica (pages are not shared) |
+//! | [`Store::begin_decide`] | nothing (one writer) | `SET {p}:decide <token> NX PX lock_ttl`, then the catch-up |
+//! | [`Store::leases`] | none | `p:lease:<outlet>` (`EVAL`: set if free or ours, `PX lease`) |
 //!
 //! ## Times
 //!
@@ -33,11 +35,13 @@
 mod counters;
 mod memory;
 mod outbox;
+mod redis_store;
 mod sqlite;
 mod types;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono::{DateTime, FixedOffset};
 
@@ -49,6 +53,7 @@ use crate::model::{ArticleMeta, Copy, Decision, StoryId, StoryView};
 pub use counters::{OutletCounters, PollResult, PollTally, FETCH_BUCKETS};
 pub use memory::MemoryStore;
 pub use outbox::flush_outbox;
+pub use redis_store::{probe as probe_redis, Leases, RedisSettings, RedisStore};
 pub use sqlite::{SqliteStore, SCHEMA_VERSION};
 pub use types::{
     CachedPage, HostState, HttpCode, ItemKey, OutletId, OutletState, PollState, PollStatus,
@@ -357,6 +362,106 @@ pub trait Store {
     /// Every outlet's counters as the polls' tallies added them up ([`Batch::tally`]), by
     /// outlet name: what `run` shows on its status page and `/metrics`, for `serve`.
     fn counters(&self) -> Result<BTreeMap<String, OutletCounters>>;
+
+    /// Before deciding a batch (running its items through the engine), a store shared by
+    /// several workers takes its decision lock and reads what the others committed; the
+    /// batch's [`Store::commit`] then releases it. Others do nothing.
+    fn begin_decide(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Reads what other workers committed, without the lock (a shared store), so that most
+    /// of the catch-up happens before [`Store::begin_decide`]. Others do nothing.
+    fn catch_up(&mut self) -> Result<()> {
+        Ok(())
+    }
+    /// Batches other workers committed since the last call, oldest first, which the caller
+    /// has to feed to its engine (see [`catch_up_engine`]) before deciding. Empty for a store
+    /// with one writer.
+    fn take_foreign(&mut self) -> Vec<Arc<Batch>> {
+        Vec::new()
+    }
+    /// Gives up the decision lock without committing (a shared store; it expires anyway).
+    fn abandon_decide(&mut self) {}
+    /// Outlet leases, for a store shared by several workers.
+    fn leases(&self) -> Option<Arc<Leases>> {
+        None
+    }
+}
+
+/// What [`catch_up_engine`] found in other workers' batches.
+#[derive(Debug, Default)]
+pub struct CaughtUp {
+    /// Items filed by other workers.
+    pub items: usize,
+    /// The engine was rebuilt from the store (a merge or an edited item came in, which
+    /// cannot be replayed onto the index in place).
+    pub rebuilt: bool,
+}
+
+/// Feeds batches committed by other workers (from [`Store::take_foreign`]) to `engine` as
+/// [`restore_engine`] feeds a snapshot: their items join their stories, their new stories
+/// count as emitted, their learner memory replaces the outlet's. A batch with a merge, or an
+/// item the engine already holds (an edit), rebuilds the engine from `store` instead
+/// (`window_start` on), which gives the same index a restart would. `engine_id` turns a
+/// stored key into the engine's id.
+pub fn catch_up_engine(
+    store: &dyn Store,
+    engine: &mut Engine,
+    emitted: &mut HashSet<StoryId>,
+    foreign: &[Arc<Batch>],
+    window_start: i64,
+    engine_id: fn(&ItemKey) -> String,
+) -> Result<CaughtUp> {
+    let mut out = CaughtUp::default();
+    let rebuild = foreign.iter().any(|b| {
+        !b.merges.is_empty()
+            || b.items
+                .iter()
+                .any(|i| engine.story_of(&engine_id(&ItemKey::of(&i.meta))).is_some())
+    });
+    for b in foreign {
+        out.items += b.items.len();
+        for e in &b.emissions {
+            if e.kind == EmissionKind::New {
+                emitted.insert(e.story);
+            }
+        }
+        if let Some(learner) = engine.learner_mut() {
+            for (outlet, recent) in &b.learner {
+                learner.import(outlet, recent.clone());
+            }
+        }
+    }
+    if rebuild {
+        let mut snapshot = store.load(window_start)?;
+        for item in &mut snapshot.items {
+            item.meta.id = engine_id(&ItemKey::of(&item.meta));
+        }
+        let mut fresh = Engine::new(engine.config().clone())?;
+        restore_engine(&mut fresh, &snapshot);
+        if let (Some(new), Some(old)) = (fresh.learner_mut(), engine.learner()) {
+            for (outlet, recent) in old.export() {
+                new.import(&outlet, recent);
+            }
+        }
+        *engine = fresh;
+        out.rebuilt = true;
+        return Ok(out);
+    }
+    for b in foreign {
+        for i in &b.items {
+            let mut meta = i.meta.clone();
+            meta.id = engine_id(&ItemKey::of(&i.meta));
+            engine.restore(
+                meta,
+                &i.fingerprint,
+                i.time,
+                i.decision.story,
+                i.decision.became_canonical,
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The identity of an item's content, as the poller computes it: xxh3 of the body. An edited
