@@ -424,8 +424,13 @@ fn digest_with(entries: &[u64], bytes: &mut Vec<u8>) -> u64 {
     if entries.is_empty() {
         return 0;
     }
-    bytes.clear();
-    bytes.resize(entries.len() * 4, 0);
+    // Every byte hashed is written first, so the buffer is only grown, never cleared (zeroing
+    // it was a memset per profile).
+    let len = entries.len() * 4;
+    if bytes.len() < len {
+        bytes.resize(len, 0);
+    }
+    let bytes = &mut bytes[..len];
     for (out, e) in bytes.chunks_exact_mut(4).zip(entries) {
         out.copy_from_slice(&((e >> 32) as u32).to_le_bytes());
     }
