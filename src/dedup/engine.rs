@@ -60,6 +60,8 @@ pub struct EngineStats {
     pub stories: u64,
     pub candidates_checked: u64,
     pub empty_texts: u64,
+    /// Fingerprints made ahead by a [`Speculator`] that were kept.
+    pub speculated_kept: u64,
 }
 
 /// Candidates walked per band bucket at most: bounds the work of one query when thousands of
@@ -311,6 +313,27 @@ impl Engine {
         outlet: Option<&str>,
         prepared: &Prepared,
     ) -> (Fingerprint, Classified) {
+        self.fingerprint_speculated(outlet, prepared, None)
+    }
+
+    /// A [`Speculator`] for this engine's settings, for the preparing threads.
+    pub fn speculator(&self) -> Speculator {
+        Speculator {
+            signer: self.signer.clone(),
+            k: self.preparer.shingle_size() as u32,
+            learner: self.learner.clone(),
+        }
+    }
+
+    /// [`Engine::fingerprint_classified`], taking the fingerprint of `speculated` (made from
+    /// the same `prepared`) when this text's matched paragraphs turn out to be the ones it
+    /// guessed, so the signing and profile sort are not done again.
+    pub fn fingerprint_speculated(
+        &mut self,
+        outlet: Option<&str>,
+        prepared: &Prepared,
+        speculated: Option<Speculated>,
+    ) -> (Fingerprint, Classified) {
         let paragraphs = &prepared.paragraphs;
         if let (Some(learner), Some(outlet)) = (&mut self.learner, outlet) {
             let mut keys = std::mem::take(&mut self.paragraph_keys);
@@ -344,61 +367,15 @@ impl Engine {
                     })
             })
             .collect();
-        let bullets = is_bullet_page(paragraphs, &reasons);
         let k = self.preparer.shingle_size() as u32;
-        let words_where = |keep: &dyn Fn(Option<SetAside>) -> bool| -> u32 {
-            paragraphs
-                .iter()
-                .zip(&reasons)
-                .filter(|(_, r)| keep(**r))
-                .map(|(p, _)| p.words)
-                .sum()
+        let (matched, words) = matched_paragraphs(paragraphs, &reasons, k);
+        let mut fp = match speculated {
+            Some(s) if s.matched == matched => {
+                self.stats.speculated_kept += 1;
+                s.fp
+            }
+            _ => matched_fingerprint(&self.signer, prepared, &matched, words),
         };
-        let phrases =
-            |r: Option<SetAside>| matches!(r, Some(SetAside::Builtin | SetAside::Pattern));
-        let builtin_kept = words_where(&|r| !phrases(r));
-        let enough = k.max(builtin_kept / 10);
-        // Tiers, strictest first: everything set aside; phrases and memory only; phrases only.
-        let tiers: [&dyn Fn(Option<SetAside>) -> bool; 3] = [
-            &|r| r.is_none() || (bullets && r == Some(SetAside::NoSentence)),
-            &|r| r.is_none_or(|r| r.is_structural() || r == SetAside::Recurring),
-            &|r| !phrases(r),
-        ];
-        let keep: &dyn Fn(Option<SetAside>) -> bool = tiers
-            .iter()
-            .find(|t| words_where(*t) >= enough)
-            .copied()
-            .unwrap_or(if builtin_kept > 0 {
-                tiers[2]
-            } else {
-                &|_| true
-            });
-        let matched: Vec<bool> = reasons.iter().map(|r| keep(*r)).collect();
-        let words = words_where(keep);
-        let parts = paragraphs
-            .iter()
-            .zip(&matched)
-            .filter(|(_, m)| **m)
-            .map(|(p, _)| {
-                (
-                    &prepared.shingles[p.start as usize..p.end as usize],
-                    p.words,
-                )
-            });
-        let mut parts_of: Vec<(&[u64], u32)> = Vec::with_capacity(paragraphs.len());
-        parts_of.extend(parts);
-        let parts = parts_of;
-        let mut fp = self.signer.sign(parts.iter().map(|(s, _)| *s), words);
-        let aside = paragraphs
-            .iter()
-            .zip(&matched)
-            .filter(|(_, m)| !**m)
-            .map(|(p, _)| &prepared.shingles[p.start as usize..p.end as usize]);
-        fp.profile = std::sync::Arc::new(
-            Profile::build(&parts)
-                .with_aside(aside)
-                .with_digest_page(prepared.is_digest_page()),
-        );
         if min_stories > 0 {
             fp.paragraph_keys = Vec::with_capacity(paragraphs.len());
             fp.paragraph_keys.extend(
@@ -1092,6 +1069,125 @@ impl Engine {
 }
 
 /// The identity of a signed text: identical texts have equal keys.
+/// Of a text's paragraphs with their reasons to be set aside, which ones are matched on (see
+/// [`Classified::matched`]) and how many words those have.
+fn matched_paragraphs(
+    paragraphs: &[ParagraphSpan],
+    reasons: &[Option<SetAside>],
+    k: u32,
+) -> (Vec<bool>, u32) {
+    let bullets = is_bullet_page(paragraphs, reasons);
+    let words_where = |keep: &dyn Fn(Option<SetAside>) -> bool| -> u32 {
+        paragraphs
+            .iter()
+            .zip(reasons)
+            .filter(|(_, r)| keep(**r))
+            .map(|(p, _)| p.words)
+            .sum()
+    };
+    let phrases = |r: Option<SetAside>| matches!(r, Some(SetAside::Builtin | SetAside::Pattern));
+    let builtin_kept = words_where(&|r| !phrases(r));
+    let enough = k.max(builtin_kept / 10);
+    // Tiers, strictest first: everything set aside; phrases and memory only; phrases only.
+    let tiers: [&dyn Fn(Option<SetAside>) -> bool; 3] = [
+        &|r| r.is_none() || (bullets && r == Some(SetAside::NoSentence)),
+        &|r| r.is_none_or(|r| r.is_structural() || r == SetAside::Recurring),
+        &|r| !phrases(r),
+    ];
+    let keep: &dyn Fn(Option<SetAside>) -> bool = tiers
+        .iter()
+        .find(|t| words_where(*t) >= enough)
+        .copied()
+        .unwrap_or(if builtin_kept > 0 {
+            tiers[2]
+        } else {
+            &|_| true
+        });
+    let matched: Vec<bool> = reasons.iter().map(|r| keep(*r)).collect();
+    (matched, words_where(keep))
+}
+
+/// The signature and profile of a text's matched paragraphs (`words` of them); the rest go
+/// into the profile's set-aside shingles. Depends on nothing but its arguments.
+fn matched_fingerprint(
+    signer: &Signer,
+    prepared: &Prepared,
+    matched: &[bool],
+    words: u32,
+) -> Fingerprint {
+    let paragraphs = &prepared.paragraphs;
+    let shingles_of = |p: &ParagraphSpan| &prepared.shingles[p.start as usize..p.end as usize];
+    let mut parts: Vec<(&[u64], u32)> = Vec::with_capacity(paragraphs.len());
+    parts.extend(
+        paragraphs
+            .iter()
+            .zip(matched)
+            .filter(|(_, m)| **m)
+            .map(|(p, _)| (shingles_of(p), p.words)),
+    );
+    let mut fp = signer.sign(parts.iter().map(|(s, _)| *s), words);
+    let aside = paragraphs
+        .iter()
+        .zip(matched)
+        .filter(|(_, m)| !**m)
+        .map(|(p, _)| shingles_of(p));
+    fp.profile = std::sync::Arc::new(
+        Profile::build(&parts)
+            .with_aside(aside)
+            .with_digest_page(prepared.is_digest_page()),
+    );
+    fp
+}
+
+/// Signs texts in the preparing threads ahead of the engine. Which paragraphs are matched on
+/// depends on what the engine remembers, so a preparing thread guesses: with the text's own
+/// reasons, and with outlet boilerplate learned from the texts that thread has seen (about the
+/// same chrome as the engine learns from all of them; without it, a third of the guesses on the
+/// bench corpus missed). Recurring paragraphs are not guessed. The engine keeps a guess only
+/// when its own classification matches the same paragraphs (see
+/// [`Engine::fingerprint_speculated`]), so decisions never depend on it. Signing and the
+/// profile sort are a third of the engine's share of the work, and the one thread that inserts
+/// in input order is what bounds `--threads`.
+#[derive(Clone)]
+pub struct Speculator {
+    signer: Signer,
+    k: u32,
+    learner: Option<Learner>,
+}
+
+/// A guessed fingerprint and the matched paragraphs it was made from (see [`Speculator`]).
+#[derive(Debug, Clone)]
+pub struct Speculated {
+    matched: Vec<bool>,
+    fp: Fingerprint,
+}
+
+impl Speculator {
+    pub fn speculate(&mut self, outlet: Option<&str>, prepared: &Prepared) -> Speculated {
+        let paragraphs = &prepared.paragraphs;
+        let learned = match (&mut self.learner, outlet) {
+            (Some(learner), Some(outlet)) => {
+                let keys: Vec<u64> = paragraphs.iter().map(|p| p.key).collect();
+                learner.observe(outlet, &keys, prepared.text_hash);
+                Some(learner.boilerplate_of(outlet))
+            }
+            _ => None,
+        };
+        let reasons: Vec<Option<SetAside>> = paragraphs
+            .iter()
+            .map(|p| {
+                p.set_aside.or_else(|| {
+                    let learned = learned.as_ref().is_some_and(|is| is(p.key));
+                    learned.then_some(SetAside::Learned)
+                })
+            })
+            .collect();
+        let (matched, words) = matched_paragraphs(paragraphs, &reasons, self.k);
+        let fp = matched_fingerprint(&self.signer, prepared, &matched, words);
+        Speculated { matched, fp }
+    }
+}
+
 /// The outlet as a key of [`Engine::outlet_recent`]; a collision only adds candidates.
 /// A page whose headline-like lines (no sentence end) outnumber its sentences in words is a
 /// bullet-point article (a summary list, a fact box): there the lines are the article, and they

@@ -17,7 +17,9 @@ pub mod profile;
 pub mod shingle;
 
 pub use cluster::{pair_score, MatchRule, PairScore, RuleKind, Verdict};
-pub use engine::{CandidatePaths, Classified, Engine, EngineConfig, EngineStats};
+pub use engine::{
+    CandidatePaths, Classified, Engine, EngineConfig, EngineStats, Speculated, Speculator,
+};
 pub use minhash::{Fingerprint, Signer};
 pub use profile::Profile;
 pub use shingle::{Prepared, Preparer};

@@ -424,8 +424,13 @@ fn digest_with(entries: &[u64], bytes: &mut Vec<u8>) -> u64 {
     if entries.is_empty() {
         return 0;
     }
-    bytes.clear();
-    bytes.resize(entries.len() * 4, 0);
+    // Every byte hashed is written first, so the buffer is only grown, never cleared (zeroing
+    // it was a memset per profile).
+    let len = entries.len() * 4;
+    if bytes.len() < len {
+        bytes.resize(len, 0);
+    }
+    let bytes = &mut bytes[..len];
     for (out, e) in bytes.chunks_exact_mut(4).zip(entries) {
         out.copy_from_slice(&((e >> 32) as u32).to_le_bytes());
     }
@@ -579,10 +584,13 @@ fn merge_chains(
     at_large: &mut [u32],
     pairs: &mut Vec<u64>,
 ) -> u32 {
-    pairs.clear();
-    pairs.resize(small.len(), 0);
-    // Chain `c` merges the hashes in `[c, c + 1) << 30`: `small[i[c]..i_end[c]]` with
-    // `large[j[c]..j_end[c]]`, its pairs written from `pairs[i_start[c]]` on (a chain finds at
+    // Every slot a chain reads back was written by it first, so the buffer is only grown, never
+    // cleared (zeroing it took a tenth of the merge).
+    if pairs.len() < small.len() {
+        pairs.resize(small.len(), 0);
+    }
+    // Chain `c` merges the hashes in `[c, c + 1) << 30`: `small[si[c]..si[c + 1]]` with
+    // `large[lj[c]..lj[c + 1]]`, its pairs written from `pairs[si[c]]` on (a chain finds at
     // most as many pairs as it has small entries, so the chains never overlap).
     // Hashes are uniform, so the split of `v` at `c << 30` is near `c / CHAINS` of its length:
     // a short walk from there (a binary search would miss the cache at every step of it).
@@ -597,55 +605,83 @@ fn merge_chains(
         }
         p
     };
-    let (mut i, mut j) = ([0usize; CHAINS], [0usize; CHAINS]);
-    let (mut i_end, mut j_end) = ([small.len(); CHAINS], [large.len(); CHAINS]);
+    let (mut si, mut lj) = ([0usize; CHAINS + 1], [0usize; CHAINS + 1]);
+    (si[CHAINS], lj[CHAINS]) = (small.len(), large.len());
     for c in 1..CHAINS {
-        i[c] = split(small, c);
-        j[c] = split(large, c);
-        i_end[c - 1] = i[c];
-        j_end[c - 1] = j[c];
+        si[c] = split(small, c);
+        lj[c] = split(large, c);
     }
-    let i_start = i;
+    // Each chain on its own slices: the check that a chain has entries left is then the bounds
+    // check of its loads (indexing the whole lists cost two more compares and branches a step).
+    let (s0, s1, s2, s3) = (
+        &small[si[0]..si[1]],
+        &small[si[1]..si[2]],
+        &small[si[2]..si[3]],
+        &small[si[3]..si[4]],
+    );
+    let (l0, l1, l2, l3) = (
+        &large[lj[0]..lj[1]],
+        &large[lj[1]..lj[2]],
+        &large[lj[2]..lj[3]],
+        &large[lj[3]..lj[4]],
+    );
+    let (p0, rest) = pairs[..small.len()].split_at_mut(si[1]);
+    let (p1, rest) = rest.split_at_mut(si[2] - si[1]);
+    let (p2, p3) = rest.split_at_mut(si[3] - si[2]);
     // The chains' cursors as plain locals (kept in registers): `(i, j, found)` per chain.
-    let step = |(i, j, f): (usize, usize, usize), pairs: &mut [u64]| {
-        let (ea, eb) = (small[i], large[j]);
-        let (x, y) = (ea >> 32, eb >> 32);
-        pairs[f] = (ea & LOW) << 32 | (eb & LOW);
-        (
-            i + (x <= y) as usize,
-            j + (y <= x) as usize,
-            f + (x == y) as usize,
-        )
-    };
-    let mut c0 = (i[0], j[0], i[0]);
-    let mut c1 = (i[1], j[1], i[1]);
-    let mut c2 = (i[2], j[2], i[2]);
-    let mut c3 = (i[3], j[3], i[3]);
-    let live = |c: (usize, usize, usize), k: usize| c.0 < i_end[k] && c.1 < j_end[k];
-    // All chains in step while every one has entries left on both sides...
-    while live(c0, 0) && live(c1, 1) && live(c2, 2) && live(c3, 3) {
-        c0 = step(c0, pairs);
-        c1 = step(c1, pairs);
-        c2 = step(c2, pairs);
-        c3 = step(c3, pairs);
+    let (mut c0, mut c1, mut c2, mut c3) = ((0, 0, 0), (0, 0, 0), (0, 0, 0), (0, 0, 0));
+    // All chains in step while every one has entries left on both sides. A step that ran while
+    // another chain had ended is not kept: the tail below runs it again from the same cursor,
+    // writing the same pair into the same slot.
+    while let (Some(n0), Some(n1), Some(n2), Some(n3)) = (
+        merge_step(s0, l0, p0, c0),
+        merge_step(s1, l1, p1, c1),
+        merge_step(s2, l2, p2, c2),
+        merge_step(s3, l3, p3, c3),
+    ) {
+        (c0, c1, c2, c3) = (n0, n1, n2, n3);
     }
     // ...then each one to its end.
-    let mut found = [0usize; CHAINS];
-    for (k, mut c) in [c0, c1, c2, c3].into_iter().enumerate() {
-        while live(c, k) {
-            c = step(c, pairs);
-        }
-        found[k] = c.2;
-    }
     let mut shared = 0u32;
-    for c in 0..CHAINS {
-        for &pair in &pairs[i_start[c]..found[c]] {
+    for (s, l, p, mut c) in [
+        (s0, l0, p0, c0),
+        (s1, l1, p1, c1),
+        (s2, l2, p2, c2),
+        (s3, l3, p3, c3),
+    ] {
+        while let Some(next) = merge_step(s, l, p, c) {
+            c = next;
+        }
+        for &pair in &p[..c.2] {
             at_small[(pair >> 32) as usize] += 1;
             at_large[(pair & LOW) as usize] += 1;
         }
-        shared += (found[c] - i_start[c]) as u32;
+        shared += c.2 as u32;
     }
     shared
+}
+
+/// One step of a chain of [`merge_chains`] from cursor `(i, j, found)`: branch-free, which
+/// side moves and whether the hashes are equal are data (the outcome of each comparison is
+/// random, so branches would mispredict). `None` once either side is used up.
+#[inline(always)]
+fn merge_step(
+    small: &[u64],
+    large: &[u64],
+    pairs: &mut [u64],
+    (i, j, f): (usize, usize, usize),
+) -> Option<(usize, usize, usize)> {
+    let (&ea, &eb) = (small.get(i)?, large.get(j)?);
+    let (x, y) = (ea >> 32, eb >> 32);
+    // `f <= i < small.len() == pairs.len()`: the slot is always there.
+    if let Some(slot) = pairs.get_mut(f) {
+        *slot = (ea & LOW) << 32 | (eb & LOW);
+    }
+    Some((
+        i + (x <= y) as usize,
+        j + (y <= x) as usize,
+        f + (x == y) as usize,
+    ))
 }
 
 /// A page's shingles in ascending order: the matched entries and the set-aside ones merged.

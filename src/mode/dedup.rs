@@ -17,7 +17,7 @@ use anyhow::{bail, Context};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::Config;
-use crate::dedup::{Engine, EngineConfig, Prepared, Preparer};
+use crate::dedup::{Engine, EngineConfig, Prepared, Preparer, Speculated, Speculator};
 use crate::jsonl::{
     decision_json, parse_line, story_line, write_annotated, IdStyle, InputArticle, LineReader,
     ReadOutcome,
@@ -180,6 +180,9 @@ enum Staged {
         raw: Vec<u8>,
         input: Box<InputArticle>,
         prepared: Prepared,
+        /// Made by a preparing thread (see [`Speculator`]); `None` on one thread, where a
+        /// guess that misses would only add work.
+        speculated: Option<Speculated>,
     },
     Rejected {
         number: u64,
@@ -188,17 +191,24 @@ enum Staged {
     },
 }
 
-fn stage_one(preparer: &Preparer, line: ReadOutcomeOwned) -> Staged {
+fn stage_one(
+    preparer: &Preparer,
+    speculator: Option<&mut Speculator>,
+    line: ReadOutcomeOwned,
+) -> Staged {
     match line {
         ReadOutcomeOwned::Line { number, bytes } => match parse_line(&bytes) {
             Ok(input) => {
                 let prepared =
                     preparer.prepare(input.article.meta.outlet.as_deref(), &input.article.body);
+                let speculated = speculator
+                    .map(|s| s.speculate(input.article.meta.outlet.as_deref(), &prepared));
                 Staged::Ok {
                     number,
                     raw: bytes,
                     input: Box::new(input),
                     prepared,
+                    speculated,
                 }
             }
             Err(message) => Staged::Rejected {
@@ -269,6 +279,7 @@ impl<W: Write> Sink<W> {
                 raw,
                 mut input,
                 prepared,
+                speculated,
             } => {
                 let meta = &input.article.meta;
                 let mut content_hash = 0;
@@ -294,7 +305,10 @@ impl<W: Write> Sink<W> {
                     }
                 }
                 self.ids.note(&input);
-                let fp = self.engine.fingerprint(meta.outlet.as_deref(), &prepared);
+                let fp = self
+                    .engine
+                    .fingerprint_speculated(meta.outlet.as_deref(), &prepared, speculated)
+                    .0;
                 if fp.is_empty() {
                     self.summary.empty_bodies += 1;
                 }
@@ -366,6 +380,7 @@ impl<W: Write> Sink<W> {
             articles = self.engine.len(),
             index_bytes = self.engine.index_bytes(),
             bytes_per_article = self.engine.index_bytes() / self.engine.len().max(1),
+            speculated_kept = self.engine.stats().speculated_kept,
             "engine index size"
         );
         if let (Emit::Stories, Some(state)) = (self.emit, self.state.as_mut()) {
@@ -443,6 +458,7 @@ pub fn run(args: &DedupArgs) -> anyhow::Result<Summary> {
         None => None,
     };
     let preparer = engine.preparer().clone();
+    let speculator = engine.speculator();
     let out: Box<dyn Write + Send> = match &args.output {
         Some(p) => Box::new(BufWriter::with_capacity(
             1 << 16,
@@ -494,7 +510,7 @@ pub fn run(args: &DedupArgs) -> anyhow::Result<Summary> {
 
     let mut sink = if args.threads.get() == 1 {
         while let Some(line) = read_one(&mut reader)? {
-            sink.accept(stage_one(&preparer, line))?;
+            sink.accept(stage_one(&preparer, None, line))?;
             progress.tick(sink.summary.articles);
             if reader.buffer_is_empty() {
                 sink.out.flush()?;
@@ -505,6 +521,7 @@ pub fn run(args: &DedupArgs) -> anyhow::Result<Summary> {
         run_threaded(
             args.threads.get(),
             &preparer,
+            &speculator,
             &mut reader,
             read_one,
             sink,
@@ -532,6 +549,7 @@ type Job = (u64, Vec<ReadOutcomeOwned>);
 fn run_threaded<W: Write + Send>(
     threads: usize,
     preparer: &Preparer,
+    speculator: &Speculator,
     reader: &mut LineReader<Box<dyn BufReadExt>>,
     read_one: impl Fn(&mut LineReader<Box<dyn BufReadExt>>) -> anyhow::Result<Option<ReadOutcomeOwned>>,
     sink: Sink<W>,
@@ -545,14 +563,17 @@ fn run_threaded<W: Write + Send>(
             let work_rx = work_rx.clone();
             let done_tx = done_tx.clone();
             let preparer = preparer.clone();
+            let mut speculator = speculator.clone();
             scope.spawn(move || loop {
                 let job = match work_rx.lock() {
                     Ok(rx) => rx.recv(),
                     Err(_) => return,
                 };
                 let Ok((seq, lines)) = job else { return };
-                let staged: Vec<Staged> =
-                    lines.into_iter().map(|l| stage_one(&preparer, l)).collect();
+                let staged: Vec<Staged> = lines
+                    .into_iter()
+                    .map(|l| stage_one(&preparer, Some(&mut speculator), l))
+                    .collect();
                 if done_tx.send((seq, staged)).is_err() {
                     return;
                 }
