@@ -748,95 +748,35 @@ impl Config {
     /// Every problem with the config, each a full sentence naming the key.
     pub fn validate(&self) -> Vec<String> {
         let mut p = Vec::new();
-        let d = &self.dedup;
-        if !(d.threshold > 0.0 && d.threshold <= 1.0) {
-            p.push(format!(
-                "dedup.threshold is {} but must be greater than 0 and at most 1.",
-                d.threshold
-            ));
-        }
-        if !(d.containment > 0.0 && d.containment <= 1.0) {
-            p.push(format!(
-                "dedup.containment is {} but must be greater than 0 and at most 1.",
-                d.containment
-            ));
-        }
-        if !(d.containment_similar_length > 0.0 && d.containment_similar_length <= 1.0) {
-            p.push(format!(
-                "dedup.containment_similar_length is {} but must be greater than 0 and at most 1.",
-                d.containment_similar_length
-            ));
-        }
-        if !(d.min_length_ratio >= 0.0 && d.min_length_ratio <= 1.0) {
-            p.push(format!(
-                "dedup.min_length_ratio is {} but must be between 0 and 1.",
-                d.min_length_ratio
-            ));
-        }
-        if !(d.lead_slack_share >= 0.0 && d.lead_slack_share <= 1.0) {
-            p.push(format!(
-                "dedup.lead_slack_share is {} but must be between 0 and 1.",
-                d.lead_slack_share
-            ));
-        }
-        if !(d.lead_coverage >= 0.0 && d.lead_coverage <= 1.0) {
-            p.push(format!(
-                "dedup.lead_coverage is {} but must be between 0 and 1.",
-                d.lead_coverage
-            ));
-        }
-        if !(d.page_threshold >= 0.0 && d.page_threshold <= 1.0) {
-            p.push(format!(
-                "dedup.page_threshold is {} but must be between 0 and 1 (0 turns the page rule off).",
-                d.page_threshold
-            ));
-        }
-        if d.permutations.get() < 16 || d.permutations.get() > 1024 {
-            p.push(format!(
-                "dedup.permutations is {} but must be between 16 and 1024.",
-                d.permutations
-            ));
-        }
-        if d.shingle_size.get() > 16 {
-            p.push(format!(
-                "dedup.shingle_size is {} but must be between 1 and 16 words.",
-                d.shingle_size
-            ));
-        }
-        if d.retention < d.window {
-            p.push(format!(
-                "dedup.retention ({}) is shorter than dedup.window ({}): records must be kept at least as long as they are matched.",
-                humantime::format_duration(d.retention),
-                humantime::format_duration(d.window)
-            ));
-        }
+        dedup_problems(&self.dedup, &mut p);
         if self.merge.order.is_empty() {
             p.push("merge.order is empty: list at least one of \"outlet-priority\", \"longest\", \"earliest\".".to_string());
         }
-        let b = &self.boilerplate;
-        if !(b.learn_min_share > 0.0 && b.learn_min_share <= 1.0) {
-            p.push(format!(
-                "boilerplate.learn_min_share is {} but must be greater than 0 and at most 1.",
-                b.learn_min_share
-            ));
-        }
-        if b.chrome_min_words.get() > 100 {
-            p.push(format!(
-                "boilerplate.chrome_min_words is {} but must be at most 100 words.",
-                b.chrome_min_words
-            ));
-        }
-        if b.recurring_min_stories == 1 {
-            p.push("boilerplate.recurring_min_stories is 1 but must be 0 (off) or at least 2: every paragraph is in one story.".to_string());
-        }
-        for (i, pattern) in b.patterns.iter().enumerate() {
-            if let Err(e) = regex::Regex::new(pattern) {
+        boilerplate_problems(&self.boilerplate, &mut p);
+        let names = self.outlet_problems(&mut p);
+        for (i, name) in self.merge.outlet_priority.iter().enumerate() {
+            if !self.outlets.is_empty() && !names.contains(name.as_str()) {
                 p.push(format!(
-                    "boilerplate.patterns[{i}] is not a valid regular expression: {}.",
-                    first_line(&e.to_string())
+                    "merge.outlet_priority[{i}] names outlet \"{name}\", which no [[outlet]] defines."
                 ));
             }
         }
+        fetch_problems(&self.fetch, &mut p);
+        schedule_problems(&self.schedule, &mut p);
+        self.feed_problems(&names, &mut p);
+        if let Some(listen) = &self.http.listen {
+            if listen.parse::<std::net::SocketAddr>().is_err() {
+                p.push(format!(
+                    "http.listen \"{listen}\" is not an address such as \"127.0.0.1:8080\"."
+                ));
+            }
+        }
+        p.extend(self.store.problems());
+        p
+    }
+
+    /// Checks every `[[outlet]]`; returns the outlet names, which other sections refer to.
+    fn outlet_problems(&self, p: &mut Vec<String>) -> BTreeSet<&str> {
         let mut names = BTreeSet::new();
         for (i, o) in self.outlets.iter().enumerate() {
             let key = format!("outlet[{i}]");
@@ -884,52 +824,10 @@ impl Config {
                 }
             }
         }
-        for (i, name) in self.merge.outlet_priority.iter().enumerate() {
-            if !self.outlets.is_empty() && !names.contains(name.as_str()) {
-                p.push(format!(
-                    "merge.outlet_priority[{i}] names outlet \"{name}\", which no [[outlet]] defines."
-                ));
-            }
-        }
-        let f = &self.fetch;
-        if f.user_agent.trim().is_empty() {
-            p.push(
-                "fetch.user_agent is empty: servers need a user agent with a contact URL."
-                    .to_string(),
-            );
-        }
-        if f.timeout.is_zero() {
-            p.push("fetch.timeout is zero: give a duration such as \"30s\".".to_string());
-        }
-        if f.connect_timeout.is_zero() {
-            p.push("fetch.connect_timeout is zero: give a duration such as \"10s\".".to_string());
-        }
-        if f.per_host_concurrency > f.concurrency {
-            p.push(format!(
-                "fetch.per_host_concurrency ({}) is larger than fetch.concurrency ({}).",
-                f.per_host_concurrency, f.concurrency
-            ));
-        }
-        if f.full_text_min_words.get() > 10_000 {
-            p.push(format!(
-                "fetch.full_text_min_words is {} but must be at most 10000 words.",
-                f.full_text_min_words
-            ));
-        }
-        let s = &self.schedule;
-        if s.min_interval > s.max_interval {
-            p.push(format!(
-                "schedule.min_interval ({}) is longer than schedule.max_interval ({}).",
-                humantime::format_duration(s.min_interval),
-                humantime::format_duration(s.max_interval)
-            ));
-        }
-        if !(0.0..=1.0).contains(&s.jitter) {
-            p.push(format!(
-                "schedule.jitter is {} but must be between 0 and 1.",
-                s.jitter
-            ));
-        }
+        names
+    }
+
+    fn feed_problems(&self, names: &BTreeSet<&str>, p: &mut Vec<String>) {
         let mut feed_names = BTreeSet::new();
         for (i, feed) in self.feeds.iter().enumerate() {
             let key = format!("feed[{i}]");
@@ -969,15 +867,138 @@ impl Config {
                 ));
             }
         }
-        if let Some(listen) = &self.http.listen {
-            if listen.parse::<std::net::SocketAddr>().is_err() {
-                p.push(format!(
-                    "http.listen \"{listen}\" is not an address such as \"127.0.0.1:8080\"."
-                ));
-            }
+    }
+}
+
+fn dedup_problems(d: &DedupConfig, p: &mut Vec<String>) {
+    if !(d.threshold > 0.0 && d.threshold <= 1.0) {
+        p.push(format!(
+            "dedup.threshold is {} but must be greater than 0 and at most 1.",
+            d.threshold
+        ));
+    }
+    if !(d.containment > 0.0 && d.containment <= 1.0) {
+        p.push(format!(
+            "dedup.containment is {} but must be greater than 0 and at most 1.",
+            d.containment
+        ));
+    }
+    if !(d.containment_similar_length > 0.0 && d.containment_similar_length <= 1.0) {
+        p.push(format!(
+            "dedup.containment_similar_length is {} but must be greater than 0 and at most 1.",
+            d.containment_similar_length
+        ));
+    }
+    if !(d.min_length_ratio >= 0.0 && d.min_length_ratio <= 1.0) {
+        p.push(format!(
+            "dedup.min_length_ratio is {} but must be between 0 and 1.",
+            d.min_length_ratio
+        ));
+    }
+    if !(d.lead_slack_share >= 0.0 && d.lead_slack_share <= 1.0) {
+        p.push(format!(
+            "dedup.lead_slack_share is {} but must be between 0 and 1.",
+            d.lead_slack_share
+        ));
+    }
+    if !(d.lead_coverage >= 0.0 && d.lead_coverage <= 1.0) {
+        p.push(format!(
+            "dedup.lead_coverage is {} but must be between 0 and 1.",
+            d.lead_coverage
+        ));
+    }
+    if !(d.page_threshold >= 0.0 && d.page_threshold <= 1.0) {
+        p.push(format!(
+            "dedup.page_threshold is {} but must be between 0 and 1 (0 turns the page rule off).",
+            d.page_threshold
+        ));
+    }
+    if d.permutations.get() < 16 || d.permutations.get() > 1024 {
+        p.push(format!(
+            "dedup.permutations is {} but must be between 16 and 1024.",
+            d.permutations
+        ));
+    }
+    if d.shingle_size.get() > 16 {
+        p.push(format!(
+            "dedup.shingle_size is {} but must be between 1 and 16 words.",
+            d.shingle_size
+        ));
+    }
+    if d.retention < d.window {
+        p.push(format!(
+            "dedup.retention ({}) is shorter than dedup.window ({}): records must be kept at least as long as they are matched.",
+            humantime::format_duration(d.retention),
+            humantime::format_duration(d.window)
+        ));
+    }
+}
+
+fn boilerplate_problems(b: &BoilerplateConfig, p: &mut Vec<String>) {
+    if !(b.learn_min_share > 0.0 && b.learn_min_share <= 1.0) {
+        p.push(format!(
+            "boilerplate.learn_min_share is {} but must be greater than 0 and at most 1.",
+            b.learn_min_share
+        ));
+    }
+    if b.chrome_min_words.get() > 100 {
+        p.push(format!(
+            "boilerplate.chrome_min_words is {} but must be at most 100 words.",
+            b.chrome_min_words
+        ));
+    }
+    if b.recurring_min_stories == 1 {
+        p.push("boilerplate.recurring_min_stories is 1 but must be 0 (off) or at least 2: every paragraph is in one story.".to_string());
+    }
+    for (i, pattern) in b.patterns.iter().enumerate() {
+        if let Err(e) = regex::Regex::new(pattern) {
+            p.push(format!(
+                "boilerplate.patterns[{i}] is not a valid regular expression: {}.",
+                first_line(&e.to_string())
+            ));
         }
-        p.extend(self.store.problems());
-        p
+    }
+}
+
+fn fetch_problems(f: &FetchConfig, p: &mut Vec<String>) {
+    if f.user_agent.trim().is_empty() {
+        p.push(
+            "fetch.user_agent is empty: servers need a user agent with a contact URL.".to_string(),
+        );
+    }
+    if f.timeout.is_zero() {
+        p.push("fetch.timeout is zero: give a duration such as \"30s\".".to_string());
+    }
+    if f.connect_timeout.is_zero() {
+        p.push("fetch.connect_timeout is zero: give a duration such as \"10s\".".to_string());
+    }
+    if f.per_host_concurrency > f.concurrency {
+        p.push(format!(
+            "fetch.per_host_concurrency ({}) is larger than fetch.concurrency ({}).",
+            f.per_host_concurrency, f.concurrency
+        ));
+    }
+    if f.full_text_min_words.get() > 10_000 {
+        p.push(format!(
+            "fetch.full_text_min_words is {} but must be at most 10000 words.",
+            f.full_text_min_words
+        ));
+    }
+}
+
+fn schedule_problems(s: &ScheduleConfig, p: &mut Vec<String>) {
+    if s.min_interval > s.max_interval {
+        p.push(format!(
+            "schedule.min_interval ({}) is longer than schedule.max_interval ({}).",
+            humantime::format_duration(s.min_interval),
+            humantime::format_duration(s.max_interval)
+        ));
+    }
+    if !(0.0..=1.0).contains(&s.jitter) {
+        p.push(format!(
+            "schedule.jitter is {} but must be between 0 and 1.",
+            s.jitter
+        ));
     }
 }
 

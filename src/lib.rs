@@ -54,7 +54,8 @@
 //!   seeded synthetic corpus with known truth that `syndedup bench` runs on.
 //!
 //! Layers: a module imports only modules to its right; nothing imports `mode`, and the store
-//! imports none of `poll`, `ingest`, `http`, `wire` (`tests/layering.rs` checks both).
+//! imports none of `poll`, `ingest`, `http`, `wire` (`tests/layering.rs` checks every import
+//! of every module against this order).
 //! `mode` → `http` → `poll` → `ingest` → `wire` → `store` → `emit` → `dedup` → `normalize` →
 //! `model`, `config`, `error`, `hash` (`jsonl` and `eval` sit on `wire`, `model` and `dedup`
 //! for `syndedup dedup` and `eval`).

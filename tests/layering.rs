@@ -105,3 +105,129 @@ fn the_store_imports_nothing_above_it() {
         offenders.join("\n")
     );
 }
+
+/// Each library module's layer, top to bottom, as `lib.rs` states it: a module may import only
+/// modules of a lower layer. The bottom layer (`model`, `config`, `error`, `hash`) is shared
+/// vocabulary; inside it `config` may name `error`.
+const LAYERS: &[(&str, u32)] = &[
+    ("mode", 100),
+    ("http", 90),
+    ("poll", 80),
+    ("ingest", 70),
+    ("synth", 66),
+    ("eval", 65),
+    ("jsonl", 65),
+    ("wire", 60),
+    ("store", 50),
+    ("emit", 40),
+    ("dedup", 30),
+    ("normalize", 20),
+    ("config", 11),
+    ("model", 10),
+    ("error", 10),
+    ("hash", 10),
+];
+
+fn layer(module: &str) -> Option<u32> {
+    LAYERS.iter().find(|(m, _)| *m == module).map(|&(_, l)| l)
+}
+
+/// The top-level modules a file names through `crate::`: `crate::store::Batch` and the groups
+/// of `use crate::{dedup::Engine, model::Article};` (which may span lines).
+fn crate_modules(text: &str) -> Vec<(usize, String)> {
+    let code: Vec<&str> = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect();
+    let joined = code.join("\n");
+    let line_of = |at: usize| joined[..at].matches('\n').count() + 1;
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
+    let mut out = Vec::new();
+    for (at, _) in joined.match_indices("crate::") {
+        let rest = &joined[at + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            // Only the first segment of each comma-separated path (nested groups are below it).
+            let inside = group;
+            let mut depth = 0;
+            let mut start = true;
+            for (i, c) in inside.char_indices() {
+                match c {
+                    '{' => depth += 1,
+                    '}' if depth == 0 => break,
+                    '}' => depth -= 1,
+                    ',' if depth == 0 => start = true,
+                    c if start && (c.is_alphanumeric() || c == '_') => {
+                        out.push((line_of(at), ident(&inside[i..])));
+                        start = false;
+                    }
+                    _ => {}
+                }
+            }
+        } else {
+            out.push((line_of(at), ident(rest)));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_import_scan_reads_paths_and_groups() {
+    let found: Vec<String> = crate_modules(
+        "use crate::store::Batch; // crate::http in a comment\nuse crate::{\n    dedup::{Engine, Prepared},\n    model::Article,\n};",
+    )
+    .into_iter()
+    .map(|(_, m)| m)
+    .collect();
+    assert_eq!(found, ["store", "dedup", "model"]);
+}
+
+/// Every import in the library points down the layers of [`LAYERS`] (the binary's `main.rs`
+/// and `cli.rs`, and `lib.rs`'s re-exports, are above them all). A new top-level module must
+/// be given a layer here.
+#[test]
+fn every_module_imports_only_the_layers_below_it() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut offenders = Vec::new();
+    for file in files {
+        let rel = file
+            .strip_prefix(&src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "main.rs" || rel == "cli.rs" || rel == "lib.rs" {
+            continue;
+        }
+        let module = rel.split('/').next().unwrap().trim_end_matches(".rs");
+        let Some(own) = layer(module) else {
+            offenders.push(format!(
+                "src/{rel}: module `{module}` has no layer in LAYERS"
+            ));
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap();
+        for (line, used) in crate_modules(&text) {
+            if used == module {
+                continue;
+            }
+            match layer(&used) {
+                Some(l) if l < own => {}
+                // Re-exports at the crate root (`crate::Engine`) are not modules.
+                None if used.chars().next().is_some_and(char::is_uppercase) => {}
+                _ => offenders.push(format!(
+                    "src/{rel}:{line}: `{module}` imports `crate::{used}`, which is not below it"
+                )),
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "imports that point up or sideways:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -108,7 +108,7 @@ pub struct Classified {
     pub reasons: Vec<Option<SetAside>>,
     /// Whether each paragraph went into the signature and profile. Usually the paragraphs
     /// without a reason, and on a bullet-point page the `no_sentence` lines too (see
-    /// [`is_bullet_page`]); when that would leave (almost) nothing, set-aside ones are taken back
+    /// `is_bullet_page`); when that would leave (almost) nothing, set-aside ones are taken back
     /// (structural chrome first, then learned, then everything), so a short item made only of
     /// recurring lines is still a text.
     pub matched: Vec<bool>,

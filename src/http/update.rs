@@ -1,4 +1,4 @@
-//! Filling the service's [`ServiceState`] (and the `[[feed]]` files) from real data:
+//! Filling the service's [`ServiceState`](super::ServiceState) (and the `[[feed]]` files) from real data:
 //! - [`Publisher`]: `syndedup run` calls it after every poll cycle with what the poller holds in
 //!   memory (the engine's stories, the bodies, the cycle's poll reports);
 //! - [`load_from_store`]: `syndedup serve` reads the same things from the store, read-only.

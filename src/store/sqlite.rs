@@ -582,6 +582,272 @@ fn settle_stories(tx: &rusqlite::Transaction, stories: &BTreeSet<i64>) -> rusqli
     Ok(dropped)
 }
 
+/// The outlet's fetch state and the hosts' `Retry-After` blocks.
+fn write_poll_state(tx: &rusqlite::Transaction, batch: &Batch) -> rusqlite::Result<()> {
+    if let Some((name, o)) = &batch.outlet {
+        let secs = |v: Option<u64>| v.map(|n| n.min(i64::MAX as u64) as i64);
+        tx.prepare_cached(
+            "INSERT INTO outlet (name, etag, last_modified, failures, hint_secs, next_due,
+                                         last_poll, last_status, last_error, polls)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (name) DO UPDATE SET
+                         etag = excluded.etag, last_modified = excluded.last_modified,
+                         failures = excluded.failures, hint_secs = excluded.hint_secs,
+                         next_due = excluded.next_due, last_poll = excluded.last_poll,
+                         last_status = excluded.last_status, last_error = excluded.last_error,
+                         polls = excluded.polls",
+        )?
+        .execute(params![
+            name,
+            o.etag,
+            o.last_modified,
+            o.failures,
+            secs(o.hint_secs),
+            o.next_due,
+            o.last_poll,
+            o.last_status.map(|s| s.to_string()),
+            o.last_error,
+            secs(Some(o.polls)),
+        ])?;
+    }
+    for (name, h) in &batch.hosts {
+        tx.prepare_cached(
+            "INSERT INTO host (name, blocked_until) VALUES (?1, ?2)
+                     ON CONFLICT (name) DO UPDATE SET blocked_until = excluded.blocked_until",
+        )?
+        .execute(params![name, h.blocked_until])?;
+    }
+    Ok(())
+}
+
+/// Merges: the absorbed story's items and aliases move to the survivor. Returns the highest story id named.
+fn write_merges(
+    tx: &rusqlite::Transaction,
+    merges: &[StoryMerge],
+    touched: &mut BTreeSet<i64>,
+) -> rusqlite::Result<u64> {
+    let mut max_story = 0u64;
+    for m in merges {
+        let (absorbed, survivor) = (m.absorbed.0 as i64, m.survivor.0 as i64);
+        if absorbed == survivor {
+            continue;
+        }
+        tx.prepare_cached("UPDATE item SET story = ?2 WHERE story = ?1")?
+            .execute(params![absorbed, survivor])?;
+        tx.prepare_cached(
+                    "UPDATE story SET
+                         first_seen = min(first_seen, coalesce((SELECT first_seen FROM story WHERE id = ?1), first_seen)),
+                         last_seen = max(last_seen, coalesce((SELECT last_seen FROM story WHERE id = ?1), last_seen))
+                     WHERE id = ?2",
+                )?
+                .execute(params![absorbed, survivor])?;
+        tx.prepare_cached("UPDATE story_alias SET survivor = ?2 WHERE survivor = ?1")?
+            .execute(params![absorbed, survivor])?;
+        tx.prepare_cached(
+            "INSERT INTO story_alias (absorbed, survivor) VALUES (?1, ?2)
+                     ON CONFLICT (absorbed) DO UPDATE SET survivor = excluded.survivor",
+        )?
+        .execute(params![absorbed, survivor])?;
+        touched.insert(absorbed);
+        touched.insert(survivor);
+        max_story = max_story.max(m.absorbed.0).max(m.survivor.0);
+    }
+    Ok(max_story)
+}
+
+/// The batch's items, each filed into its (merged-into) story. Returns the highest story id named.
+fn write_items(
+    tx: &rusqlite::Transaction,
+    batch: &Batch,
+    touched: &mut BTreeSet<i64>,
+) -> rusqlite::Result<u64> {
+    let mut max_story = 0u64;
+    let mut previous =
+        tx.prepare_cached("SELECT story FROM item WHERE outlet = ?1 AND item_id = ?2")?;
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO item (outlet, item_id, content_hash, time, first_seen, last_seen,
+                                       url, title, published, signature, story, duplicate_of,
+                                       score, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                     ON CONFLICT (outlet, item_id) DO UPDATE SET
+                         content_hash = excluded.content_hash, time = excluded.time,
+                         last_seen = excluded.last_seen, url = excluded.url,
+                         title = excluded.title, published = excluded.published,
+                         signature = excluded.signature, story = excluded.story,
+                         duplicate_of = excluded.duplicate_of, score = excluded.score,
+                         payload = excluded.payload
+                     RETURNING seq",
+    )?;
+    let mut story = tx.prepare_cached(
+        "INSERT INTO story (id, canonical, first_seen, last_seen, copies)
+                     VALUES (?1, ?2, ?3, ?3, 0)
+                     ON CONFLICT (id) DO UPDATE SET
+                         first_seen = min(first_seen, excluded.first_seen),
+                         last_seen = max(last_seen, excluded.last_seen),
+                         canonical = CASE WHEN ?4 THEN excluded.canonical ELSE canonical END",
+    )?;
+    for item in &batch.items {
+        let m = &item.meta;
+        let duplicate_of = item
+            .duplicate_of
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        let outlet = outlet_key(m.outlet.as_deref());
+        let old: Option<i64> = previous
+            .query_row(params![outlet, m.id], |r| r.get(0))
+            .optional()?;
+        let story_id = merged_into(&batch.merges, item.decision.story).0 as i64;
+        if let Some(old) = old.filter(|&o| o != story_id) {
+            touched.insert(old);
+        }
+        let seq: i64 = upsert.query_row(
+            params![
+                outlet,
+                m.id,
+                item.content_hash as i64,
+                item.time,
+                item.seen_at,
+                m.url,
+                m.title,
+                m.published.map(|p| p.to_rfc3339()),
+                item.fingerprint.to_bytes(),
+                story_id,
+                duplicate_of,
+                item.decision.score.map(f64::from),
+                item.payload,
+            ],
+            |r| r.get(0),
+        )?;
+        // A member filed into a story that a later item of this batch merged away
+        // is not that story's canonical any more.
+        let canonical = item.decision.became_canonical
+            && (story_id as u64 == item.decision.story.0 || batch.merges.is_empty());
+        story.execute(params![story_id, seq, item.seen_at, canonical])?;
+        touched.insert(story_id);
+        max_story = max_story.max(item.decision.story.0);
+    }
+    Ok(max_story)
+}
+
+/// Items seen again unchanged: only their last sighting moves.
+fn write_seen(tx: &rusqlite::Transaction, batch: &Batch) -> rusqlite::Result<()> {
+    let mut touch = tx.prepare_cached(
+        "UPDATE item SET last_seen = max(last_seen, ?3) WHERE outlet = ?1 AND item_id = ?2",
+    )?;
+    for key in &batch.seen {
+        touch.execute(params![
+            outlet_key(key.outlet_name()),
+            key.id,
+            batch.seen_at
+        ])?;
+    }
+    Ok(())
+}
+
+/// Emissions. Returns the highest story id named.
+fn write_emissions(tx: &rusqlite::Transaction, batch: &Batch) -> rusqlite::Result<u64> {
+    let mut max_story = 0u64;
+    let mut emit = tx.prepare_cached(
+        "INSERT INTO emission (story, kind, outlet, item_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for e in &batch.emissions {
+        emit.execute(params![
+            merged_into(&batch.merges, e.story).0 as i64,
+            e.kind.as_str(),
+            outlet_key(e.item.outlet_name()),
+            e.item.id,
+            e.at
+        ])?;
+        max_story = max_story.max(e.story.0);
+    }
+    Ok(max_story)
+}
+
+fn write_learner(tx: &rusqlite::Transaction, batch: &Batch) -> rusqlite::Result<()> {
+    let mut learn = tx.prepare_cached(
+        "INSERT INTO learner (outlet, recent) VALUES (?1, ?2)
+                     ON CONFLICT (outlet) DO UPDATE SET recent = excluded.recent",
+    )?;
+    for (outlet, recent) in &batch.learner {
+        let json = serde_json::to_string(recent)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        learn.execute(params![outlet, json])?;
+    }
+    Ok(())
+}
+
+fn write_pages(tx: &rusqlite::Transaction, batch: &Batch) -> rusqlite::Result<()> {
+    let mut page = tx.prepare_cached(
+        "INSERT INTO page (url, final_url, fetched_at, etag, last_modified, html)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (url) DO UPDATE SET
+                         final_url = excluded.final_url, fetched_at = excluded.fetched_at,
+                         etag = excluded.etag, last_modified = excluded.last_modified,
+                         html = excluded.html",
+    )?;
+    for p in &batch.pages {
+        page.execute(params![
+            p.url,
+            p.final_url,
+            p.fetched_at,
+            p.etag,
+            p.last_modified,
+            p.html
+        ])?;
+    }
+    Ok(())
+}
+
+fn write_tally(tx: &rusqlite::Transaction, batch: &Batch) -> rusqlite::Result<()> {
+    if let Some(tally) = &batch.tally {
+        let mut add = tx.prepare_cached(
+            "INSERT INTO outlet_counter (outlet, name, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (outlet, name) DO UPDATE SET value = value + excluded.value",
+        )?;
+        for (name, n) in tally.increments() {
+            add.execute(params![tally.outlet, name, n])?;
+        }
+        if tally.result == PollResult::Ok {
+            let repairs =
+                serde_json::to_string(&tally.repairs).unwrap_or_else(|_| "[]".to_string());
+            tx.prepare_cached(
+                "INSERT INTO outlet_fetch (outlet, items, repairs) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (outlet) DO UPDATE SET
+                             items = excluded.items, repairs = excluded.repairs",
+            )?
+            .execute(params![
+                tally.outlet,
+                tally.items.min(i64::MAX as u64) as i64,
+                repairs
+            ])?;
+        }
+    }
+    Ok(())
+}
+
+fn write_outbox(tx: &rusqlite::Transaction, batch: &Batch) -> rusqlite::Result<()> {
+    let mut queue = tx.prepare_cached("INSERT INTO outbox (line) VALUES (?1)")?;
+    for line in &batch.lines {
+        queue.execute([line])?;
+    }
+    Ok(())
+}
+
+fn bump_next_story(tx: &rusqlite::Transaction, max_story: u64) -> rusqlite::Result<()> {
+    if max_story > 0 {
+        // Ids are never reused, even after retention deleted their story.
+        tx.prepare_cached(
+            "INSERT INTO setting (key, value) VALUES ('next_story', ?1)
+                     ON CONFLICT (key) DO UPDATE SET
+                         value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+        )?
+        .execute([(max_story + 1).to_string()])?;
+    }
+    Ok(())
+}
+
 impl Store for SqliteStore {
     fn load(&self, since: i64) -> Result<Snapshot> {
         let mut items = Vec::new();
@@ -716,231 +982,18 @@ impl Store for SqliteStore {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| store_err(&path, "cannot start a transaction", e))?;
         let result = (|| -> rusqlite::Result<()> {
-            if let Some((name, o)) = &batch.outlet {
-                let secs = |v: Option<u64>| v.map(|n| n.min(i64::MAX as u64) as i64);
-                tx.prepare_cached(
-                    "INSERT INTO outlet (name, etag, last_modified, failures, hint_secs, next_due,
-                                         last_poll, last_status, last_error, polls)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-                     ON CONFLICT (name) DO UPDATE SET
-                         etag = excluded.etag, last_modified = excluded.last_modified,
-                         failures = excluded.failures, hint_secs = excluded.hint_secs,
-                         next_due = excluded.next_due, last_poll = excluded.last_poll,
-                         last_status = excluded.last_status, last_error = excluded.last_error,
-                         polls = excluded.polls",
-                )?
-                .execute(params![
-                    name,
-                    o.etag,
-                    o.last_modified,
-                    o.failures,
-                    secs(o.hint_secs),
-                    o.next_due,
-                    o.last_poll,
-                    o.last_status.map(|s| s.to_string()),
-                    o.last_error,
-                    secs(Some(o.polls)),
-                ])?;
-            }
-            for (name, h) in &batch.hosts {
-                tx.prepare_cached(
-                    "INSERT INTO host (name, blocked_until) VALUES (?1, ?2)
-                     ON CONFLICT (name) DO UPDATE SET blocked_until = excluded.blocked_until",
-                )?
-                .execute(params![name, h.blocked_until])?;
-            }
+            write_poll_state(&tx, batch)?;
             let mut touched = BTreeSet::new();
-            let mut max_story = 0u64;
-            for m in &batch.merges {
-                let (absorbed, survivor) = (m.absorbed.0 as i64, m.survivor.0 as i64);
-                if absorbed == survivor {
-                    continue;
-                }
-                tx.prepare_cached("UPDATE item SET story = ?2 WHERE story = ?1")?
-                    .execute(params![absorbed, survivor])?;
-                tx.prepare_cached(
-                    "UPDATE story SET
-                         first_seen = min(first_seen, coalesce((SELECT first_seen FROM story WHERE id = ?1), first_seen)),
-                         last_seen = max(last_seen, coalesce((SELECT last_seen FROM story WHERE id = ?1), last_seen))
-                     WHERE id = ?2",
-                )?
-                .execute(params![absorbed, survivor])?;
-                tx.prepare_cached("UPDATE story_alias SET survivor = ?2 WHERE survivor = ?1")?
-                    .execute(params![absorbed, survivor])?;
-                tx.prepare_cached(
-                    "INSERT INTO story_alias (absorbed, survivor) VALUES (?1, ?2)
-                     ON CONFLICT (absorbed) DO UPDATE SET survivor = excluded.survivor",
-                )?
-                .execute(params![absorbed, survivor])?;
-                touched.insert(absorbed);
-                touched.insert(survivor);
-                max_story = max_story.max(m.absorbed.0).max(m.survivor.0);
-            }
-            {
-                let mut previous =
-                    tx.prepare_cached("SELECT story FROM item WHERE outlet = ?1 AND item_id = ?2")?;
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO item (outlet, item_id, content_hash, time, first_seen, last_seen,
-                                       url, title, published, signature, story, duplicate_of,
-                                       score, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-                     ON CONFLICT (outlet, item_id) DO UPDATE SET
-                         content_hash = excluded.content_hash, time = excluded.time,
-                         last_seen = excluded.last_seen, url = excluded.url,
-                         title = excluded.title, published = excluded.published,
-                         signature = excluded.signature, story = excluded.story,
-                         duplicate_of = excluded.duplicate_of, score = excluded.score,
-                         payload = excluded.payload
-                     RETURNING seq",
-                )?;
-                let mut story = tx.prepare_cached(
-                    "INSERT INTO story (id, canonical, first_seen, last_seen, copies)
-                     VALUES (?1, ?2, ?3, ?3, 0)
-                     ON CONFLICT (id) DO UPDATE SET
-                         first_seen = min(first_seen, excluded.first_seen),
-                         last_seen = max(last_seen, excluded.last_seen),
-                         canonical = CASE WHEN ?4 THEN excluded.canonical ELSE canonical END",
-                )?;
-                for item in &batch.items {
-                    let m = &item.meta;
-                    let duplicate_of = item
-                        .duplicate_of
-                        .as_ref()
-                        .map(serde_json::to_string)
-                        .transpose()
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                    let outlet = outlet_key(m.outlet.as_deref());
-                    let old: Option<i64> = previous
-                        .query_row(params![outlet, m.id], |r| r.get(0))
-                        .optional()?;
-                    let story_id = merged_into(&batch.merges, item.decision.story).0 as i64;
-                    if let Some(old) = old.filter(|&o| o != story_id) {
-                        touched.insert(old);
-                    }
-                    let seq: i64 = upsert.query_row(
-                        params![
-                            outlet,
-                            m.id,
-                            item.content_hash as i64,
-                            item.time,
-                            item.seen_at,
-                            m.url,
-                            m.title,
-                            m.published.map(|p| p.to_rfc3339()),
-                            item.fingerprint.to_bytes(),
-                            story_id,
-                            duplicate_of,
-                            item.decision.score.map(f64::from),
-                            item.payload,
-                        ],
-                        |r| r.get(0),
-                    )?;
-                    // A member filed into a story that a later item of this batch merged away
-                    // is not that story's canonical any more.
-                    let canonical = item.decision.became_canonical
-                        && (story_id as u64 == item.decision.story.0 || batch.merges.is_empty());
-                    story.execute(params![story_id, seq, item.seen_at, canonical])?;
-                    touched.insert(story_id);
-                    max_story = max_story.max(item.decision.story.0);
-                }
-            }
+            let mut max_story = write_merges(&tx, &batch.merges, &mut touched)?;
+            max_story = max_story.max(write_items(&tx, batch, &mut touched)?);
             settle_stories(&tx, &touched)?;
-            {
-                let mut touch = tx.prepare_cached(
-                    "UPDATE item SET last_seen = max(last_seen, ?3) WHERE outlet = ?1 AND item_id = ?2",
-                )?;
-                for key in &batch.seen {
-                    touch.execute(params![
-                        outlet_key(key.outlet_name()),
-                        key.id,
-                        batch.seen_at
-                    ])?;
-                }
-            }
-            {
-                let mut emit = tx.prepare_cached(
-                    "INSERT INTO emission (story, kind, outlet, item_id, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                )?;
-                for e in &batch.emissions {
-                    emit.execute(params![
-                        merged_into(&batch.merges, e.story).0 as i64,
-                        e.kind.as_str(),
-                        outlet_key(e.item.outlet_name()),
-                        e.item.id,
-                        e.at
-                    ])?;
-                    max_story = max_story.max(e.story.0);
-                }
-            }
-            {
-                let mut learn = tx.prepare_cached(
-                    "INSERT INTO learner (outlet, recent) VALUES (?1, ?2)
-                     ON CONFLICT (outlet) DO UPDATE SET recent = excluded.recent",
-                )?;
-                for (outlet, recent) in &batch.learner {
-                    let json = serde_json::to_string(recent)
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                    learn.execute(params![outlet, json])?;
-                }
-            }
-            {
-                let mut page = tx.prepare_cached(
-                    "INSERT INTO page (url, final_url, fetched_at, etag, last_modified, html)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (url) DO UPDATE SET
-                         final_url = excluded.final_url, fetched_at = excluded.fetched_at,
-                         etag = excluded.etag, last_modified = excluded.last_modified,
-                         html = excluded.html",
-                )?;
-                for p in &batch.pages {
-                    page.execute(params![
-                        p.url,
-                        p.final_url,
-                        p.fetched_at,
-                        p.etag,
-                        p.last_modified,
-                        p.html
-                    ])?;
-                }
-            }
-            if let Some(tally) = &batch.tally {
-                let mut add = tx.prepare_cached(
-                    "INSERT INTO outlet_counter (outlet, name, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (outlet, name) DO UPDATE SET value = value + excluded.value",
-                )?;
-                for (name, n) in tally.increments() {
-                    add.execute(params![tally.outlet, name, n])?;
-                }
-                if tally.result == PollResult::Ok {
-                    let repairs =
-                        serde_json::to_string(&tally.repairs).unwrap_or_else(|_| "[]".to_string());
-                    tx.prepare_cached(
-                        "INSERT INTO outlet_fetch (outlet, items, repairs) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (outlet) DO UPDATE SET
-                             items = excluded.items, repairs = excluded.repairs",
-                    )?
-                    .execute(params![
-                        tally.outlet,
-                        tally.items.min(i64::MAX as u64) as i64,
-                        repairs
-                    ])?;
-                }
-            }
-            {
-                let mut queue = tx.prepare_cached("INSERT INTO outbox (line) VALUES (?1)")?;
-                for line in &batch.lines {
-                    queue.execute([line])?;
-                }
-            }
-            if max_story > 0 {
-                // Ids are never reused, even after retention deleted their story.
-                tx.prepare_cached(
-                    "INSERT INTO setting (key, value) VALUES ('next_story', ?1)
-                     ON CONFLICT (key) DO UPDATE SET
-                         value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
-                )?
-                .execute([(max_story + 1).to_string()])?;
-            }
+            write_seen(&tx, batch)?;
+            max_story = max_story.max(write_emissions(&tx, batch)?);
+            write_learner(&tx, batch)?;
+            write_pages(&tx, batch)?;
+            write_tally(&tx, batch)?;
+            write_outbox(&tx, batch)?;
+            bump_next_story(&tx, max_story)?;
             Ok(())
         })();
         result
