@@ -9,7 +9,7 @@
 //! |---|---|
 //! | `short` | fewer than `boilerplate.chrome_min_words` words (default 8): widgets, bylines, datelines, menu items |
 //! | `no_sentence` | fewer than 15 words and no sentence-ending punctuation: headlines, link-list entries, teasers cut with "…" (matched on after all when such lines outnumber the page's sentences in words: a bullet-point article) |
-//! | `caption` | at most 60 words and a photo caption or credit marker (`AP Photo`, `Getty Images`, `Photo:`, `REUTERS/`, `FILE -`, `file photo`, `, left,`, `(L-R)`, `From left`, …), or ending in a full date with the weekday ("… in Helsinki, Finland, Monday, July 16, 2018."), as captions and datelines do and wire prose does not |
+//! | `caption` | at most 60 words and a photo caption or credit marker (`AP Photo`, `Getty Images`, `Photo:`, `REUTERS/`, `FILE -`, `file photo`, `, left,`, `(L-R)`, `From left`, a closing photographer's credit such as `(Jason Lee/Reuters)`, …), or ending in a full date with the weekday ("… in Helsinki, Finland, Monday, July 16, 2018."), as captions and datelines do and wire prose does not |
 //! | `code` | script that leaked into the text (`window.…`, `document.write`, `function(`, `});`) |
 //! | `repeated` | the same paragraph twice in one text (at most 80 words): gallery captions, a repeated headline |
 //!
@@ -104,6 +104,11 @@ const CAPTION_MARKERS: &[&str] = &[
     r",\s*(left|right|center|centre)\s*[,)]",
     r"\((L-R|R-L|left|right|center|centre)\)",
     r"\bfrom left\b",
+    // A photographer's credit closing the caption, alone or after its last sentence:
+    // "… Monday, July 16, 2018. Putin arrived for the summit. (Roni Rekomaa/Lehtikuva via AP)",
+    // "(Jason Lee/Reuters)". A list line such as "Caroline Quentin (Life Begins/ Von Trapped)"
+    // has no sentence before its brackets.
+    r#"(^|[.!?"”’]\s+)\(\s*(?-i:[A-Z])[^()/]{0,60}/[^()]{1,60}\)\s*$"#,
 ];
 
 /// A full date with its weekday at the very end (a trailing credit in brackets allowed):
@@ -266,6 +271,36 @@ mod tests {
             None
         );
         assert_eq!(ChromeRules::new(false, 8).classify("More", 1), None);
+    }
+
+    #[test]
+    fn a_closing_photographers_credit_makes_a_caption_a_list_line_does_not() {
+        let r = ChromeRules::new(true, 8);
+        let caption = "Russia's new ambassador to Finland escorts Russian President Vladimir Putin as he disembarks the plane at Helsinki airport. Putin arrived for his summit. (Roni Rekomaa/Lehtikuva via AP)";
+        assert_eq!(r.classify(caption, 30), Some(SetAside::Caption));
+        assert_eq!(
+            r.classify(
+                "A security guard walks past a building of the research and development center on June 13. (Jason Lee/Reuters)",
+                19
+            ),
+            Some(SetAside::Caption)
+        );
+        // No sentence before the brackets: a list entry, not a credit.
+        assert_eq!(
+            r.classify(
+                "The winners this year included Caroline Quentin and her two long running comedy series (Life Begins/ Von Trapped, ITV1)",
+                19
+            ),
+            None
+        );
+        // Prose that merely ends in brackets without a slash stays prose.
+        assert_eq!(
+            r.classify(
+                "The talks lasted two hours, longer than planned, officials said. (The meeting was closed.)",
+                15
+            ),
+            None
+        );
     }
 
     #[test]
