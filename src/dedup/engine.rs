@@ -179,7 +179,7 @@ pub struct Engine {
     keys: Vec<u32>,
     sig16: Vec<u16>,
     /// Scratch: one text's paragraph keys for the learner.
-    paragraph_keys: Vec<u64>,
+    paragraph_keys: Vec<(u64, u32)>,
 }
 
 impl Engine {
@@ -338,7 +338,7 @@ impl Engine {
         if let (Some(learner), Some(outlet)) = (&mut self.learner, outlet) {
             let mut keys = std::mem::take(&mut self.paragraph_keys);
             keys.clear();
-            keys.extend(paragraphs.iter().map(|p| p.key));
+            keys.extend(paragraphs.iter().map(|p| (p.key, p.words)));
             learner.observe(outlet, &keys, prepared.text_hash);
             self.paragraph_keys = keys;
         }
@@ -1167,7 +1167,7 @@ impl Speculator {
         let paragraphs = &prepared.paragraphs;
         let learned = match (&mut self.learner, outlet) {
             (Some(learner), Some(outlet)) => {
-                let keys: Vec<u64> = paragraphs.iter().map(|p| p.key).collect();
+                let keys: Vec<(u64, u32)> = paragraphs.iter().map(|p| (p.key, p.words)).collect();
                 learner.observe(outlet, &keys, prepared.text_hash);
                 Some(learner.boilerplate_of(outlet))
             }

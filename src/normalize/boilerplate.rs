@@ -289,6 +289,88 @@ struct OutletStats {
     /// The key list of the item that last left the window, emptied: the next item's list
     /// reuses its memory.
     spare: Vec<u64>,
+    /// The number of the entry of `recent` that last took each paragraph key; `recent[0]` is
+    /// entry number `first_entry`. Finds the earlier version of an article in one lookup per
+    /// paragraph.
+    last_entry: SpreadMap<u64, u64>,
+    first_entry: u64,
+}
+
+/// Paragraphs of at least this many words are prose enough to tell one article from another.
+pub const VERSION_MIN_WORDS: u32 = 20;
+/// An item that shares at least this many prose paragraphs ([`VERSION_MIN_WORDS`])...
+pub const VERSION_MIN_SHARED: usize = 3;
+/// ...and at least this share of its own prose paragraphs with one recent item of the outlet is
+/// a version of that item (a write-thru, a correction, a re-post with new chrome).
+pub const VERSION_MIN_SHARE: f64 = 0.5;
+
+impl OutletStats {
+    /// The entry number of the recent item of which an item with these paragraphs is a version.
+    fn earlier_version(&self, paragraphs: &[(u64, u32)]) -> Option<u64> {
+        let mut votes: Vec<(u64, usize)> = Vec::new();
+        let mut prose = 0usize;
+        for &(key, words) in paragraphs {
+            if words < VERSION_MIN_WORDS {
+                continue;
+            }
+            prose += 1;
+            if let Some(&entry) = self.last_entry.get(&key) {
+                match votes.iter_mut().find(|(e, _)| *e == entry) {
+                    Some((_, n)) => *n += 1,
+                    None => votes.push((entry, 1)),
+                }
+            }
+        }
+        let (entry, shared) = votes.into_iter().max_by_key(|&(e, n)| (n, e))?;
+        (shared >= VERSION_MIN_SHARED && shared as f64 >= VERSION_MIN_SHARE * prose as f64)
+            .then_some(entry)
+    }
+
+    /// Adds the keys of a later version (sorted, distinct) to entry number `entry`.
+    fn extend_entry(&mut self, entry: u64, keys: &[u64]) {
+        let Some(list) = entry
+            .checked_sub(self.first_entry)
+            .and_then(|i| self.recent.get_mut(i as usize))
+        else {
+            return;
+        };
+        let before = list.len();
+        for &k in keys {
+            if list[..before].binary_search(&k).is_err() {
+                list.push(k);
+                *self.counts.entry(k).or_insert(0) += 1;
+            }
+            self.last_entry.insert(k, entry);
+        }
+        list.sort_unstable();
+    }
+
+    /// Appends a new item's entry (keys sorted, distinct), dropping the oldest past `window`.
+    fn push_entry(&mut self, keys: Vec<u64>, window: usize) {
+        let entry = self.first_entry + self.recent.len() as u64;
+        for &k in &keys {
+            *self.counts.entry(k).or_insert(0) += 1;
+            self.last_entry.insert(k, entry);
+        }
+        self.recent.push_back(keys);
+        if self.recent.len() > window {
+            if let Some(old) = self.recent.pop_front() {
+                for &k in &old {
+                    if let Some(c) = self.counts.get_mut(&k) {
+                        *c -= 1;
+                        if *c == 0 {
+                            self.counts.remove(&k);
+                        }
+                    }
+                    if self.last_entry.get(&k) == Some(&self.first_entry) {
+                        self.last_entry.remove(&k);
+                    }
+                }
+                self.first_entry += 1;
+                self.spare = old;
+            }
+        }
+    }
 }
 
 /// Learns, per outlet, which paragraphs recur across items (site chrome, widgets, pleas).
@@ -310,8 +392,16 @@ impl Learner {
         self.settings
     }
 
-    /// Records one item of `outlet`: the identity hashes of its paragraphs and of its whole text.
-    pub fn observe(&mut self, outlet: &str, paragraph_keys: &[u64], text_hash: u64) {
+    /// Records one item of `outlet`: the identity hash and word count of each of its
+    /// paragraphs, and the hash of its whole text.
+    ///
+    /// Chrome recurs across an outlet's *different* articles; the paragraphs of one article
+    /// recur across its versions (write-thrus, corrections, re-posts). So an item that shares
+    /// most of its prose paragraphs with a recent item of the outlet (see
+    /// [`VERSION_MIN_SHARE`]) is taken for a version of it: its new paragraphs join that item's
+    /// entry instead of making a new one, and four versions of one story do not teach the
+    /// learner that the story is boilerplate. A re-post of the same text is not counted at all.
+    pub fn observe(&mut self, outlet: &str, paragraphs: &[(u64, u32)], text_hash: u64) {
         let window = self.settings.window.max(1);
         // The name is copied only for an outlet seen for the first time.
         if !self.outlets.contains_key(outlet) {
@@ -332,26 +422,15 @@ impl Learner {
         }
         let mut distinct = std::mem::take(&mut stats.spare);
         distinct.clear();
-        distinct.extend_from_slice(paragraph_keys);
+        distinct.extend(paragraphs.iter().map(|&(key, _)| key));
         distinct.sort_unstable();
         distinct.dedup();
-        for &k in &distinct {
-            *stats.counts.entry(k).or_insert(0) += 1;
+        if let Some(entry) = stats.earlier_version(paragraphs) {
+            stats.extend_entry(entry, &distinct);
+            stats.spare = distinct;
+            return;
         }
-        stats.recent.push_back(distinct);
-        if stats.recent.len() > window {
-            if let Some(old) = stats.recent.pop_front() {
-                for &k in &old {
-                    if let Some(c) = stats.counts.get_mut(&k) {
-                        *c -= 1;
-                        if *c == 0 {
-                            stats.counts.remove(&k);
-                        }
-                    }
-                }
-                stats.spare = old;
-            }
-        }
+        stats.push_entry(distinct, window);
     }
 
     /// True when the paragraph recurs often enough in `outlet`'s recent items.
@@ -404,8 +483,11 @@ impl Learner {
     /// Restores an outlet's recent items (as returned by [`Learner::export`]).
     pub fn import(&mut self, outlet: &str, items: Vec<Vec<u64>>) {
         for (i, keys) in items.into_iter().enumerate() {
-            // The text hashes are not persisted; item order numbers keep re-posts apart.
-            self.observe(outlet, &keys, u64::MAX - i as u64);
+            // Word counts are not persisted: the entries come back as they were exported (each
+            // already one article with its versions), never joined to each other; the text
+            // hashes are not persisted either, and item order numbers keep re-posts apart.
+            let paragraphs: Vec<(u64, u32)> = keys.iter().map(|&k| (k, 0)).collect();
+            self.observe(outlet, &paragraphs, u64::MAX - i as u64);
         }
     }
 }
@@ -512,6 +594,7 @@ mod tests {
             if i < 2 {
                 keys.push(rare);
             }
+            let keys: Vec<(u64, u32)> = keys.iter().map(|&k| (k, 30)).collect();
             l.observe("outlet", &keys, i);
         }
         assert!(l.is_boilerplate("outlet", chrome));
@@ -528,9 +611,52 @@ mod tests {
             window: 200,
         });
         for _ in 0..10 {
-            l.observe("o", &[7], 42);
+            l.observe("o", &[(7, 30)], 42);
         }
         assert!(!l.is_boilerplate("o", 7));
+    }
+
+    #[test]
+    fn versions_of_one_article_are_one_item_chrome_across_articles_is_learned() {
+        let settings = LearnerSettings {
+            min_share: 0.25,
+            min_items: 3,
+            window: 200,
+        };
+        let mut l = Learner::new(settings);
+        let chrome = (1u64, 25u32);
+        // One story, posted four times with a paragraph added each time (a write-thru), and
+        // three other articles; every page carries the same long chrome paragraph.
+        let story: Vec<(u64, u32)> = (100..106).map(|k| (k, 40)).collect();
+        for version in 0..4u64 {
+            let mut page = story.clone();
+            page.push((200 + version, 40));
+            page.push(chrome);
+            l.observe("fox", &page, version);
+        }
+        for article in 0..3u64 {
+            let page = [(300 + 10 * article, 40), (301 + 10 * article, 40), chrome];
+            l.observe("fox", &page, 10 + article);
+        }
+        assert!(l.is_boilerplate("fox", chrome.0), "in 4 of 4 articles");
+        assert!(
+            !l.is_boilerplate("fox", 100),
+            "the story's paragraphs are in one article, however many versions"
+        );
+        // What was learned survives export and import, and a later version still joins its
+        // article after a restart.
+        let mut restored = Learner::new(settings);
+        for (outlet, items) in l.export() {
+            restored.import(&outlet, items);
+        }
+        let mut page = story.clone();
+        page.push(chrome);
+        page.push((250, 40));
+        l.observe("fox", &page, 99);
+        restored.observe("fox", &page, 99);
+        assert_eq!(l.export(), restored.export());
+        assert!(!restored.is_boilerplate("fox", 100));
+        assert!(restored.is_boilerplate("fox", chrome.0));
     }
 
     #[test]
