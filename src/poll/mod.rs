@@ -1232,6 +1232,11 @@ impl Poller {
             new = t.new,
             duplicates = t.duplicates,
             stories = self.engine.as_ref().map(|e| e.story_count()).unwrap_or(0),
+            speculated_kept = self
+                .engine
+                .as_ref()
+                .map(|e| e.stats().speculated_kept)
+                .unwrap_or(0),
             forgotten_items,
             forgotten_stories,
             seconds = format!("{:.2}", elapsed.as_secs_f64()),
