@@ -528,6 +528,75 @@ mod tests {
         assert_eq!(seen["2"].content, content_hash("b, edited"));
     }
 
+    /// Items prepared and fingerprinted ahead (as a worker of a shared store does before the
+    /// decision lock), even from an engine that has not yet seen the outlet's previous poll,
+    /// are decided exactly as without it.
+    #[test]
+    fn items_prepared_ahead_are_decided_as_without_it() {
+        let chrome = "Subscribe to our newsletter for the latest headlines every morning.";
+        let poll = |outlet: usize, n: usize| -> Vec<FeedItem> {
+            (0..6)
+                .map(|i| {
+                    let story = (outlet + i + n) % 5;
+                    item(
+                        &format!("{n}-{i}"),
+                        &format!(
+                            "<p>Story {story}: officials said on Monday that the river dam \
+                             project number {story} was delayed again by a dispute.</p>\
+                             <p>Engineers for project {story} blamed the costs and a \
+                             court ruling on the funding of stage {story}.</p><p>{chrome}</p>"
+                        ),
+                    )
+                })
+                .collect()
+        };
+        // 0: not ahead; 1: each poll just before it is decided; 2: every poll before any is
+        // decided (the guesses made from an engine that has seen nothing).
+        let run = |ahead: u8| -> Vec<String> {
+            let mut engine = Engine::with_defaults();
+            let mut session = Session::default();
+            let mut seen: HashMap<String, HashMap<String, SeenItem>> = HashMap::new();
+            let mut polls = Vec::new();
+            for n in 0..4 {
+                for o in 0..3 {
+                    let outlet = format!("outlet{o}");
+                    let seen = seen.entry(outlet.clone()).or_default();
+                    let (mut fresh, _) = filter_seen(seen, &outlet, poll(o, n), 100 + n as i64);
+                    if ahead == 2 {
+                        prepare_ahead(&engine, &outlet, &mut fresh);
+                    }
+                    polls.push((outlet, fresh));
+                }
+            }
+            for (outlet, mut fresh) in polls {
+                if ahead == 1 {
+                    prepare_ahead(&engine, &outlet, &mut fresh);
+                }
+                decide(
+                    &mut engine,
+                    &mut session,
+                    &outlet,
+                    fresh,
+                    None,
+                    true,
+                    200,
+                    |p| p.html.clone(),
+                )
+                .expect("decided");
+            }
+            session
+                .batch
+                .items
+                .iter()
+                .map(|r| format!("{} {:?} {:?}", r.meta.id, r.decision, r.fingerprint))
+                .collect()
+        };
+        let plain = run(0);
+        assert_eq!(plain.len(), 72);
+        assert_eq!(run(1), plain);
+        assert_eq!(run(2), plain);
+    }
+
     /// Outlets "Reuters" and "Reuters:World" whose ids would join to the same text: each item
     /// keeps its own engine id, and a copy's `duplicate_of` names the right outlet.
     #[test]
