@@ -325,6 +325,20 @@ impl Engine {
         }
     }
 
+    /// [`Engine::speculator`] with the learner's memory of one outlet only (cheap to make
+    /// for each poll of a feed: the other outlets' memory is not copied).
+    pub fn speculator_for(&self, outlet: Option<&str>) -> Speculator {
+        Speculator {
+            signer: self.signer.clone(),
+            k: self.preparer.shingle_size() as u32,
+            learner: match (&self.learner, outlet) {
+                (Some(l), Some(o)) => Some(l.clone_outlet(o)),
+                (Some(l), None) => Some(Learner::new(l.settings())),
+                (None, _) => None,
+            },
+        }
+    }
+
     /// [`Engine::fingerprint_classified`], taking the fingerprint of `speculated` (made from
     /// the same `prepared`) when this text's matched paragraphs turn out to be the ones it
     /// guessed, so the signing and profile sort are not done again.

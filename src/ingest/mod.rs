@@ -18,7 +18,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset, TimeZone, Utc};
 
 use crate::config::OutputKind;
-use crate::dedup::{Engine, Fingerprint};
+use crate::dedup::{Engine, Fingerprint, Prepared, Speculated};
 use crate::error::{Error, Result};
 use crate::model::{Article, ArticleMeta, Decision, FeedItem};
 use crate::store::{
@@ -36,6 +36,37 @@ pub struct FreshItem {
     /// Never seen before (as opposed to seen with another body).
     pub new: bool,
     pub page: Option<CachedPage>,
+    /// Prepared and fingerprinted ahead of the engine (see [`prepare_ahead`]), or not.
+    pub ahead: Option<Ahead>,
+}
+
+/// An item's text prepared, and a guess at its fingerprint, made before the engine takes it
+/// (for a shared store: before the decision lock). The engine keeps the guess only when its
+/// own classification of the text matches (see [`Engine::fingerprint_speculated`]), so the
+/// decision is the same as without it.
+pub struct Ahead {
+    prepared: Prepared,
+    speculated: Speculated,
+}
+
+/// Prepares `fresh` (normalise, shingle) and guesses each fingerprint with a speculator made
+/// from the engine as it stands (only `outlet`'s learner memory is copied). The work that does
+/// not need the engine's index, done where the engine is not needed; see [`Ahead`].
+pub fn prepare_ahead(engine: &Engine, outlet: &str, fresh: &mut [FreshItem]) {
+    let preparer = engine.preparer();
+    let mut speculator = engine.speculator_for(Some(outlet));
+    for f in fresh {
+        let body = match &f.page {
+            Some(p) => p.html.as_str(),
+            None => f.item.body.as_str(),
+        };
+        let prepared = preparer.prepare(Some(outlet), body);
+        let speculated = speculator.speculate(Some(outlet), &prepared);
+        f.ahead = Some(Ahead {
+            prepared,
+            speculated,
+        });
+    }
 }
 
 /// The seen filter of one outlet's poll: an item seen before with the same body (xxh3, see
@@ -66,6 +97,7 @@ pub fn filter_seen(
                     content,
                     new: false,
                     page: None,
+                    ahead: None,
                 });
             }
             None => {
@@ -83,6 +115,7 @@ pub fn filter_seen(
                     content,
                     new: true,
                     page: None,
+                    ahead: None,
                 });
             }
         }
@@ -198,10 +231,12 @@ fn decide_into(
         first_seen,
         content,
         page,
+        ahead,
         ..
     } in fresh
     {
-        let (decision, mut item, fp) = add_item(engine, outlet, item, first_seen, page.as_ref());
+        let (decision, mut item, fp) =
+            add_item_ahead(engine, outlet, item, first_seen, page.as_ref(), ahead);
         if decision.is_duplicate() {
             dups += 1;
         }
@@ -303,9 +338,21 @@ fn unix_to_time(secs: i64) -> Option<DateTime<FixedOffset>> {
 pub fn add_item(
     engine: &mut Engine,
     outlet: &str,
+    item: FeedItem,
+    first_seen: i64,
+    page: Option<&CachedPage>,
+) -> (Decision, FeedItem, Fingerprint) {
+    add_item_ahead(engine, outlet, item, first_seen, page, None)
+}
+
+/// [`add_item`] with the item's text prepared and its fingerprint guessed ahead, if it was.
+fn add_item_ahead(
+    engine: &mut Engine,
+    outlet: &str,
     mut item: FeedItem,
     first_seen: i64,
     page: Option<&CachedPage>,
+    ahead: Option<Ahead>,
 ) -> (Decision, FeedItem, Fingerprint) {
     if item.published.is_none() {
         item.published = unix_to_time(first_seen);
@@ -323,8 +370,20 @@ pub fn add_item(
             None => std::mem::take(&mut item.body),
         },
     };
-    let prepared = engine.prepare(&article);
-    let fp = engine.fingerprint(Some(outlet), &prepared);
+    let fp = match ahead {
+        Some(Ahead {
+            prepared,
+            speculated,
+        }) => {
+            engine
+                .fingerprint_speculated(Some(outlet), &prepared, Some(speculated))
+                .0
+        }
+        None => {
+            let prepared = engine.prepare(&article);
+            engine.fingerprint(Some(outlet), &prepared)
+        }
+    };
     // The window runs on first-seen time: feeds misdate items, and expiry uses the wall clock.
     let decision = engine.insert(article.meta, &fp, first_seen);
     if page.is_none() {
@@ -467,6 +526,75 @@ mod tests {
         );
         assert_eq!(seen["1"].last_seen, 200);
         assert_eq!(seen["2"].content, content_hash("b, edited"));
+    }
+
+    /// Items prepared and fingerprinted ahead (as a worker of a shared store does before the
+    /// decision lock), even from an engine that has not yet seen the outlet's previous poll,
+    /// are decided exactly as without it.
+    #[test]
+    fn items_prepared_ahead_are_decided_as_without_it() {
+        let chrome = "Subscribe to our newsletter for the latest headlines every morning.";
+        let poll = |outlet: usize, n: usize| -> Vec<FeedItem> {
+            (0..6)
+                .map(|i| {
+                    let story = (outlet + i + n) % 5;
+                    item(
+                        &format!("{n}-{i}"),
+                        &format!(
+                            "<p>Story {story}: officials said on Monday that the river dam \
+                             project number {story} was delayed again by a dispute.</p>\
+                             <p>Engineers for project {story} blamed the costs and a \
+                             court ruling on the funding of stage {story}.</p><p>{chrome}</p>"
+                        ),
+                    )
+                })
+                .collect()
+        };
+        // 0: not ahead; 1: each poll just before it is decided; 2: every poll before any is
+        // decided (the guesses made from an engine that has seen nothing).
+        let run = |ahead: u8| -> Vec<String> {
+            let mut engine = Engine::with_defaults();
+            let mut session = Session::default();
+            let mut seen: HashMap<String, HashMap<String, SeenItem>> = HashMap::new();
+            let mut polls = Vec::new();
+            for n in 0..4 {
+                for o in 0..3 {
+                    let outlet = format!("outlet{o}");
+                    let seen = seen.entry(outlet.clone()).or_default();
+                    let (mut fresh, _) = filter_seen(seen, &outlet, poll(o, n), 100 + n as i64);
+                    if ahead == 2 {
+                        prepare_ahead(&engine, &outlet, &mut fresh);
+                    }
+                    polls.push((outlet, fresh));
+                }
+            }
+            for (outlet, mut fresh) in polls {
+                if ahead == 1 {
+                    prepare_ahead(&engine, &outlet, &mut fresh);
+                }
+                decide(
+                    &mut engine,
+                    &mut session,
+                    &outlet,
+                    fresh,
+                    None,
+                    true,
+                    200,
+                    |p| p.html.clone(),
+                )
+                .expect("decided");
+            }
+            session
+                .batch
+                .items
+                .iter()
+                .map(|r| format!("{} {:?} {:?}", r.meta.id, r.decision, r.fingerprint))
+                .collect()
+        };
+        let plain = run(0);
+        assert_eq!(plain.len(), 72);
+        assert_eq!(run(1), plain);
+        assert_eq!(run(2), plain);
     }
 
     /// Outlets "Reuters" and "Reuters:World" whose ids would join to the same text: each item

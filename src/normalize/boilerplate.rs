@@ -480,6 +480,19 @@ impl Learner {
             .map(|s| s.recent.iter().cloned().collect())
     }
 
+    /// A learner holding only `outlet`'s memory (the same settings): what a guess about one
+    /// outlet's items needs, without copying every outlet's.
+    pub fn clone_outlet(&self, outlet: &str) -> Learner {
+        let mut outlets = HashMap::new();
+        if let Some(stats) = self.outlets.get(outlet) {
+            outlets.insert(outlet.to_string(), stats.clone());
+        }
+        Learner {
+            settings: self.settings,
+            outlets,
+        }
+    }
+
     /// Restores an outlet's recent items (as returned by [`Learner::export`]).
     pub fn import(&mut self, outlet: &str, items: Vec<Vec<u64>>) {
         for (i, keys) in items.into_iter().enumerate() {

@@ -1128,11 +1128,19 @@ impl Poller {
         let mut session = std::mem::take(&mut self.session);
         let mut store = self.store.take();
         let joined = tokio::task::spawn_blocking(move || {
-            // A shared store: take the decision lock and catch up on what other workers
-            // committed before deciding, so this batch is decided knowing all of it.
+            // A shared store: catch up on what other workers committed, prepare and guess
+            // the fingerprints of this poll's items outside the decision lock, then take
+            // the lock and catch up on what was committed meanwhile, so this batch is
+            // decided knowing all of it.
             let foreign = match store.as_mut() {
-                Some(s) => shared_catch_up(s.as_mut(), &mut engine, &mut session.emitted, now_unix),
-                None => Ok(Vec::new()),
+                Some(s) if s.is_shared() => shared_catch_up(
+                    s.as_mut(),
+                    &mut engine,
+                    &mut session.emitted,
+                    now_unix,
+                    |engine| ingest::prepare_ahead(engine, &outlet, &mut fresh),
+                ),
+                _ => Ok(Vec::new()),
             };
             let decided = foreign.and_then(|foreign| {
                 let fresh = drop_taken(fresh, &outlet, &foreign);
@@ -1224,6 +1232,11 @@ impl Poller {
             new = t.new,
             duplicates = t.duplicates,
             stories = self.engine.as_ref().map(|e| e.story_count()).unwrap_or(0),
+            speculated_kept = self
+                .engine
+                .as_ref()
+                .map(|e| e.stats().speculated_kept)
+                .unwrap_or(0),
             forgotten_items,
             forgotten_stories,
             seconds = format!("{:.2}", elapsed.as_secs_f64()),
@@ -1241,15 +1254,22 @@ async fn sleep_until_opt(when: Option<Instant>) {
 }
 
 /// Takes the decision lock of a shared store and feeds what other workers committed to the
-/// engine; returns those batches for the poller's own state. Nothing for other stores.
+/// engine; returns those batches for the poller's own state. `ahead` runs between the
+/// catch-up without the lock and taking it: the work on this poll's items that does not
+/// need the shared state (see [`ingest::prepare_ahead`]), so the lock is held for the
+/// decisions only.
 fn shared_catch_up(
     store: &mut dyn Store,
     engine: &mut Engine,
     emitted: &mut HashSet<StoryId>,
     now_unix: i64,
+    ahead: impl FnOnce(&Engine),
 ) -> Result<Vec<Arc<Batch>>> {
     let window = engine.config().dedup.window.as_secs().min(i64::MAX as u64) as i64;
-    let mut feed = |store: &mut dyn Store, before_lock: bool| -> Result<Vec<Arc<Batch>>> {
+    let mut feed = |store: &mut dyn Store,
+                    engine: &mut Engine,
+                    before_lock: bool|
+     -> Result<Vec<Arc<Batch>>> {
         let foreign = store.take_foreign();
         if !foreign.is_empty() {
             let caught = catch_up_engine(
@@ -1273,9 +1293,10 @@ fn shared_catch_up(
     // Most of what the others committed is read and fed to the engine before the lock is
     // taken; under the lock only what was committed meanwhile.
     store.catch_up()?;
-    let mut foreign = feed(store, true)?;
+    let mut foreign = feed(store, engine, true)?;
+    ahead(engine);
     store.begin_decide()?;
-    match feed(store, false) {
+    match feed(store, engine, false) {
         Ok(more) => foreign.extend(more),
         Err(e) => {
             store.abandon_decide();

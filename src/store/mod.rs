@@ -386,6 +386,11 @@ pub trait Store {
     fn leases(&self) -> Option<Arc<Leases>> {
         None
     }
+    /// Shared by several workers (decisions are serialised by a lock): the poller then does
+    /// the engine work that does not need the shared state before taking it.
+    fn is_shared(&self) -> bool {
+        self.leases().is_some()
+    }
 }
 
 /// What [`catch_up_engine`] found in other workers' batches.

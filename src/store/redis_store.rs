@@ -132,6 +132,10 @@ impl Conn {
 }
 
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest wait between two tries to take a decision lock held by another worker.
+const LOCK_POLL_MAX: Duration = Duration::from_millis(2);
+/// Log entries read per `XRANGE` when catching up.
+const LOG_PAGE: usize = 100;
 
 fn connection_info(url: &str, password: &Option<String>) -> RedisResult<redis::ConnectionInfo> {
     let mut info = redis::IntoConnectionInfo::into_connection_info(url)?;
@@ -581,12 +585,15 @@ impl RedisStore {
                     .arg(&from)
                     .arg("+")
                     .arg("COUNT")
-                    .arg(100)
+                    .arg(LOG_PAGE)
                     .query(c)
             })?;
             if rows.is_empty() {
                 return Ok(total);
             }
+            // Fewer than asked for: that was the tip, no need to ask again (under the
+            // decision lock nobody can have added more; without it, the next call reads it).
+            let at_tip = rows.len() < LOG_PAGE;
             total += rows.len();
             let mut entries = Vec::with_capacity(rows.len());
             for (id, fields) in rows {
@@ -629,6 +636,9 @@ impl RedisStore {
                     }
                 }
                 inner.applied = id;
+            }
+            if at_tip {
+                return Ok(total);
             }
         }
     }
@@ -684,7 +694,7 @@ impl RedisStore {
         let key = self.settings.key("decide");
         let ttl = self.settings.lock_ttl.as_millis().min(i64::MAX as u128) as u64;
         let started = Instant::now();
-        let mut wait = Duration::from_millis(1);
+        let mut wait = Duration::from_micros(250);
         {
             let mut inner = self.inner.borrow_mut();
             inner.locks += 1;
@@ -714,8 +724,11 @@ impl RedisStore {
                         ),
                     });
                 }
+                // Short waits: the holder's commit releases the lock within milliseconds, and
+                // every millisecond the lock stays free after that is lost to all workers
+                // (one `SET NX` per wait costs Redis little).
                 std::thread::sleep(wait);
-                wait = (wait * 2).min(Duration::from_millis(20));
+                wait = (wait * 2).min(LOCK_POLL_MAX);
             }
             let waited = started.elapsed();
             if waited > Duration::from_millis(500) {
