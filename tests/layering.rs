@@ -15,6 +15,24 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every `.rs` file under `src/` with its path relative to `src/` (forward slashes).
+fn source_files() -> Vec<(PathBuf, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files
+        .into_iter()
+        .map(|file| {
+            let rel = file
+                .strip_prefix(&src)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            (file, rel)
+        })
+        .collect()
+}
+
 /// `crate::mode` or `super::mode` as a whole path segment (not `crate::model`).
 fn imports_mode(code: &str) -> bool {
     ["crate::mode", "super::mode"].iter().any(|p| {
@@ -37,16 +55,8 @@ fn the_check_tells_mode_from_model() {
 
 #[test]
 fn no_library_module_imports_the_subcommands() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut offenders = Vec::new();
-    for file in files {
-        let rel = file
-            .strip_prefix(&src)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+    for (file, rel) in source_files() {
         // The subcommands themselves and the binary (main.rs, cli.rs) are above the library.
         if rel.starts_with("mode/") || rel == "main.rs" || rel == "cli.rs" || rel == "lib.rs" {
             continue;
@@ -190,16 +200,8 @@ fn the_import_scan_reads_paths_and_groups() {
 /// be given a layer here.
 #[test]
 fn every_module_imports_only_the_layers_below_it() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
     let mut offenders = Vec::new();
-    for file in files {
-        let rel = file
-            .strip_prefix(&src)
-            .unwrap()
-            .to_string_lossy()
-            .replace('\\', "/");
+    for (file, rel) in source_files() {
         if rel == "main.rs" || rel == "cli.rs" || rel == "lib.rs" {
             continue;
         }
