@@ -91,6 +91,10 @@ pub struct DedupConfig {
     /// Whole pages (set-aside paragraphs included) this similar are one story (0: off).
     #[serde(default = "default_page_threshold")]
     pub page_threshold: f64,
+    /// Two live blogs (pages of time-stamped posts) sharing at least this share of the smaller
+    /// one's text are versions of one live file (0: off).
+    #[serde(default = "default_live_blog_containment")]
+    pub live_blog_containment: f64,
     /// Merge two stories when one article matches a majority of each.
     #[serde(default = "default_true")]
     pub merge_stories: bool,
@@ -135,6 +139,9 @@ fn default_lead_coverage() -> f64 {
 fn default_page_threshold() -> f64 {
     0.8
 }
+fn default_live_blog_containment() -> f64 {
+    0.3
+}
 fn default_window() -> Duration {
     Duration::from_secs(3 * 24 * 3600)
 }
@@ -159,6 +166,7 @@ impl Default for DedupConfig {
             lead_slack_share: default_lead_slack_share(),
             lead_coverage: default_lead_coverage(),
             page_threshold: default_page_threshold(),
+            live_blog_containment: default_live_blog_containment(),
             merge_stories: true,
             window: default_window(),
             retention: default_retention(),
@@ -911,6 +919,13 @@ fn dedup_problems(d: &DedupConfig, p: &mut Vec<String>) {
         p.push(format!(
             "dedup.page_threshold is {} but must be between 0 and 1 (0 turns the page rule off).",
             d.page_threshold
+        ));
+    }
+    if !(d.live_blog_containment >= 0.0 && d.live_blog_containment <= 1.0) {
+        p.push(format!(
+            "dedup.live_blog_containment is {} but must be between 0 and 1 (0 turns the live-blog \
+             rule off).",
+            d.live_blog_containment
         ));
     }
     if d.permutations.get() < 16 || d.permutations.get() > 1024 {

@@ -304,3 +304,42 @@ fn a_digest_page_does_not_swallow_the_stories_it_abridges() {
     let d = decide(&mut e, "digest-again", &again);
     assert_eq!(d.story, page.story, "{d:?}");
 }
+
+#[test]
+fn captures_of_one_live_blog_join_and_its_items_and_other_live_blogs_do_not() {
+    // A live blog: posts of three paragraphs, each under its time stamp, newest first.
+    let post = |n: u64| -> Vec<String> { (0..3).map(|i| prose(2000 + 10 * n + i)).collect() };
+    let capture = |newest: u64, oldest: u64, stamps: &[&str]| -> Vec<String> {
+        let mut page = vec!["Live updates: the summit in Helsinki".to_string()];
+        for (i, n) in (oldest..=newest).rev().enumerate() {
+            page.push(stamps[i % stamps.len()].to_string());
+            page.extend(post(n));
+        }
+        page
+    };
+    let outlet = |id: &str, paragraphs: &[String]| {
+        let mut a = Article::new(id, paragraphs.join("\n"));
+        a.meta.outlet = Some("cnn.com".to_string());
+        a
+    };
+    let mut e = Engine::with_defaults();
+    let stamps = ["12 min ago", "1 hr 5 min ago", "2 hr ago", "10:32 BST"];
+    // Posts 1 to 8; an hour later posts 5 to 12: four of eight posts shared, deep in both pages.
+    let early = e.add(&outlet("early", &capture(8, 1, &stamps)));
+    let item = e.add(&outlet("item", &post(6)));
+    let late = e.add(&outlet("late", &capture(12, 5, &stamps)));
+    assert_eq!(late.story, early.story, "{late:?}");
+    // A standalone item that the live blog carries is not the live blog.
+    assert_ne!(item.story, early.story, "{item:?}");
+    // Another day's live blog of the outlet, sharing one post: a different live file.
+    let mut other = capture(28, 21, &stamps);
+    other.extend(post(12));
+    let next_day = e.add(&outlet("next-day", &other));
+    assert_ne!(next_day.story, early.story, "{next_day:?}");
+    // The same two captures without time stamps are a page quoting another: apart.
+    let mut e = Engine::with_defaults();
+    let plain = |newest, oldest| capture(newest, oldest, &["Posted."]);
+    let early = e.add(&outlet("early", &plain(8, 1)));
+    let late = e.add(&outlet("late", &plain(12, 5)));
+    assert_ne!(late.story, early.story, "{late:?}");
+}

@@ -44,6 +44,10 @@ pub const SIMILAR_LENGTH: f32 = 0.5;
 /// A bridging article must match at least this share of each story it merges.
 pub const MERGE_MAJORITY: f32 = 0.5;
 
+/// Two live blogs are versions of one live file only when they share at least this many
+/// shingles (a few posts), whatever the share.
+pub const LIVE_BLOG_MIN_SHARED: f32 = 60.0;
+
 /// The thresholds of the match rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct MatchRule {
@@ -62,6 +66,8 @@ pub struct MatchRule {
     pub lead_coverage: f32,
     /// Whole-page Jaccard from which two texts are one story whatever they set aside (0: off).
     pub page_threshold: f32,
+    /// Containment from which two live blogs are versions of one live file (0: off).
+    pub live_blog_containment: f32,
 }
 
 /// How two texts compare.
@@ -92,6 +98,8 @@ pub struct PairScore {
     /// Either text is a digest page: containment does not count (see
     /// [`super::profile::Profile::with_digest_page`]).
     pub digest_page: bool,
+    /// Both texts are live blogs (see [`super::profile::Profile::with_live_blog`]).
+    pub live_blogs: bool,
 }
 
 /// Which part of the rule made (or came closest to making) a pair one story.
@@ -104,6 +112,8 @@ pub enum RuleKind {
     Containment,
     /// The whole pages, set-aside paragraphs included, are near-identical.
     Page,
+    /// Two live blogs share a run of posts: versions of one live file.
+    LiveBlog,
 }
 
 impl RuleKind {
@@ -112,6 +122,7 @@ impl RuleKind {
             RuleKind::Jaccard => "jaccard",
             RuleKind::Containment => "containment",
             RuleKind::Page => "page",
+            RuleKind::LiveBlog => "live_blog",
         }
     }
 }
@@ -151,6 +162,7 @@ impl PairScore {
             page_jaccard: None,
             exact: true,
             digest_page: o.digest_page,
+            live_blogs: o.live_blogs,
         }
     }
 
@@ -175,6 +187,7 @@ impl PairScore {
                 page_jaccard: None,
                 exact: false,
                 digest_page: false,
+                live_blogs: false,
             };
         }
         let shared = jaccard * (small + large) / (1.0 + jaccard);
@@ -193,7 +206,13 @@ impl PairScore {
             page_jaccard: None,
             exact: false,
             digest_page: false,
+            live_blogs: false,
         }
+    }
+
+    /// Shingles the two texts share.
+    pub fn shared(&self) -> f32 {
+        self.containment_a * self.shingles_a as f32
     }
 }
 
@@ -223,6 +242,7 @@ impl MatchRule {
             lead_slack_share: d.lead_slack_share as f32,
             lead_coverage: d.lead_coverage as f32,
             page_threshold: d.page_threshold as f32,
+            live_blog_containment: d.live_blog_containment as f32,
         }
     }
 
@@ -279,8 +299,18 @@ impl MatchRule {
         } else if pair.jaccard >= self.threshold {
             Some(pair.jaccard)
         } else {
-            self.page_score(pair)
+            self.page_score(pair).or_else(|| self.live_blog_score(pair))
         }
+    }
+
+    /// `Some(containment)` when two live blogs share enough of their posts.
+    fn live_blog_score(&self, pair: &PairScore) -> Option<f32> {
+        (pair.live_blogs
+            && pair.exact
+            && self.live_blog_containment > 0.0
+            && pair.containment >= self.live_blog_containment
+            && pair.shared() >= LIVE_BLOG_MIN_SHARED)
+            .then_some(pair.containment)
     }
 
     /// `Some(page Jaccard)` when the whole pages are near-identical.
@@ -312,6 +342,9 @@ impl MatchRule {
             RuleKind::Jaccard
         } else if self.page_score(pair).is_some() {
             RuleKind::Page
+        } else if pair.live_blogs && pair.exact && self.live_blog_containment > 0.0 {
+            // Fired, or the rule for two live blogs that came closest.
+            RuleKind::LiveBlog
         } else {
             // Closest: the part with the smaller relative gap.
             let gap_j = (self.threshold - pair.jaccard) / self.threshold.max(1e-6);
@@ -326,6 +359,23 @@ impl MatchRule {
         if score.is_none() {
             match rule {
                 RuleKind::Page => {}
+                RuleKind::LiveBlog => {
+                    if pair.containment < self.live_blog_containment {
+                        shortfalls.push(format!(
+                            "Both are live blogs, but they share {:.3} of the smaller one's \
+                             text, {:.3} below {:.3}.",
+                            pair.containment,
+                            self.live_blog_containment - pair.containment,
+                            self.live_blog_containment
+                        ));
+                    } else {
+                        shortfalls.push(format!(
+                            "Both are live blogs, but they share {:.0} shingles, fewer than \
+                             {LIVE_BLOG_MIN_SHARED:.0}.",
+                            pair.shared()
+                        ));
+                    }
+                }
                 RuleKind::Jaccard => shortfalls.push(format!(
                     "Jaccard {:.3} is {:.3} below the threshold {:.3}.",
                     pair.jaccard,
@@ -427,6 +477,7 @@ mod tests {
         lead_slack_share: 0.15,
         lead_coverage: 0.6,
         page_threshold: 0.8,
+        live_blog_containment: 0.3,
     };
 
     fn pair(a: u32, b: u32, shared: u32, off_a: Option<u32>, off_b: Option<u32>) -> PairScore {
@@ -439,7 +490,40 @@ mod tests {
             lead_coverage_a: 1.0,
             lead_coverage_b: 1.0,
             digest_page: false,
+            live_blogs: false,
         })
+    }
+
+    #[test]
+    fn versions_of_a_live_blog_match_and_a_live_blog_and_its_item_do_not() {
+        // Two captures an hour apart: the later adds posts on top, the earlier had more below;
+        // the shared run of posts starts deep in both pages.
+        let mut versions = pair(500, 780, 270, Some(220), Some(225));
+        assert!(RULE.score(&versions).is_none());
+        versions.live_blogs = true;
+        assert_eq!(RULE.score(&versions), Some(0.54));
+        assert_eq!(RULE.verdict(&versions).rule, RuleKind::LiveBlog);
+        // The first and last captures of a day, which share a post or two.
+        let mut far_apart = pair(500, 780, 40, Some(300), Some(10));
+        far_apart.live_blogs = true;
+        assert!(RULE.score(&far_apart).is_none());
+        let v = RULE.verdict(&far_apart);
+        assert_eq!(v.rule, RuleKind::LiveBlog);
+        assert!(v.shortfalls[0].contains("live blogs"), "{v:?}");
+        // A short live blog sharing most of its few shingles: too little to tell.
+        let mut tiny = pair(50, 800, 45, Some(0), Some(300));
+        tiny.live_blogs = true;
+        assert!(RULE.score(&tiny).is_none());
+        // A live blog and a standalone item it carries in its middle (`live_blogs` is false
+        // unless both are live blogs).
+        assert!(RULE
+            .score(&pair(400, 3000, 400, Some(0), Some(1500)))
+            .is_none());
+        let off = MatchRule {
+            live_blog_containment: 0.0,
+            ..RULE
+        };
+        assert!(off.score(&versions).is_none());
     }
 
     #[test]

@@ -75,6 +75,9 @@ const MERGE_CHECK: usize = 64;
 const RECURRENCE_CAP: usize = 4_000_000;
 /// Recent documents per outlet compared page to page (see [`MatchRule`]'s page rule).
 const PAGE_RECENT: usize = 16;
+/// Recent live blogs per outlet compared with a new live blog (see [`MatchRule`]'s live-blog
+/// rule): captures of one live file are often far apart among the outlet's other pages.
+const LIVE_RECENT: usize = 16;
 const NO_DOC: u32 = u32::MAX;
 
 /// In how many different stories a paragraph was seen (up to a few), and the last two.
@@ -93,11 +96,14 @@ pub struct CandidatePaths {
     pub anchor: bool,
     /// The signed texts are identical (found without the index).
     pub identical: bool,
+    /// Both are live blogs: compared when they are of one outlet and among its
+    /// recent live blogs.
+    pub live_blog: bool,
 }
 
 impl CandidatePaths {
     pub fn any(&self) -> bool {
-        self.band || self.anchor || self.identical
+        self.band || self.anchor || self.identical || self.live_blog
     }
 }
 
@@ -131,6 +137,23 @@ struct Doc {
     page_worthy: bool,
 }
 
+impl Doc {
+    fn of(fp: &Fingerprint, time: i64, published: Option<i64>, rank: i64, arrival: u64) -> Doc {
+        Doc {
+            story: u32::MAX,
+            shingles: fp.shingles,
+            words: fp.words,
+            time,
+            published,
+            rank,
+            arrival,
+            indexed: false,
+            page_len: fp.profile.page_len() as u32,
+            page_worthy: page_worthy(&fp.profile),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct Story {
     id: StoryId,
@@ -161,6 +184,8 @@ pub struct Engine {
     /// Outlet (hashed) → its newest indexed documents, newest first: the candidates of the
     /// whole-page comparison, which is about snapshots of one outlet's page.
     outlet_recent: SpreadMap<u64, std::collections::VecDeque<u32>>,
+    /// Outlet (hashed) → its newest indexed live blogs, newest first.
+    outlet_live: SpreadMap<u64, std::collections::VecDeque<u32>>,
     /// Paragraph key → the stories it was seen in (cross-story recurring chrome).
     recurrence: SpreadMap<u64, Recurrence>,
     /// Absorbed story → the story it was merged into.
@@ -232,6 +257,7 @@ impl Engine {
             anchor_heads: HeadMap::default(),
             anchor_next: Vec::new(),
             outlet_recent: SpreadMap::default(),
+            outlet_live: SpreadMap::default(),
             recurrence: SpreadMap::default(),
             aliases: HashMap::new(),
             docs: Vec::new(),
@@ -469,18 +495,7 @@ impl Engine {
         let rank = self.policy.rank(meta.outlet.as_deref());
         let arrival = self.arrivals;
         self.arrivals += 1;
-        self.docs.push(Doc {
-            story: u32::MAX,
-            shingles: fp.shingles,
-            words: fp.words,
-            time,
-            published,
-            rank,
-            arrival,
-            indexed: false,
-            page_len: fp.profile.page_len() as u32,
-            page_worthy: page_worthy(&fp.profile),
-        });
+        self.docs.push(Doc::of(fp, time, published, rank, arrival));
         self.sigs.extend_from_slice(&self.sig16);
         self.profiles.push(fp.profile.clone());
         self.metas.push(meta);
@@ -649,6 +664,11 @@ impl Engine {
                 }
             }
         }
+        if fp.profile.is_live_blog() && self.rule.live_blog_containment > 0.0 {
+            if let Some(live) = outlet.and_then(|o| self.outlet_live.get(&o)) {
+                live.iter().for_each(|&c| visit(c));
+            }
+        }
         found
     }
 
@@ -657,6 +677,11 @@ impl Engine {
             let recent = self.outlet_recent.entry(o).or_default();
             recent.push_front(doc);
             recent.truncate(PAGE_RECENT);
+            if self.profiles[doc as usize].is_live_blog() {
+                let live = self.outlet_live.entry(o).or_default();
+                live.push_front(doc);
+                live.truncate(LIVE_RECENT);
+            }
         }
     }
 
@@ -762,6 +787,9 @@ impl Engine {
             band,
             anchor,
             identical: !a.is_empty() && exact_key(a) == exact_key(b),
+            live_blog: self.rule.live_blog_containment > 0.0
+                && a.profile.is_live_blog()
+                && b.profile.is_live_blog(),
         }
     }
 
@@ -861,15 +889,14 @@ impl Engine {
         let indexed = !fp.is_empty() && !identical;
         self.docs.push(Doc {
             story: story_slot,
-            shingles: fp.shingles,
-            words: fp.words,
-            time,
-            published: meta.published.map(|p| p.timestamp()),
-            rank: self.policy.rank(meta.outlet.as_deref()),
-            arrival: self.arrivals,
             indexed,
-            page_len: fp.profile.page_len() as u32,
-            page_worthy: page_worthy(&fp.profile),
+            ..Doc::of(
+                fp,
+                time,
+                meta.published.map(|p| p.timestamp()),
+                self.policy.rank(meta.outlet.as_deref()),
+                self.arrivals,
+            )
         });
         self.arrivals += 1;
         self.sigs.extend_from_slice(&self.sig16);
@@ -914,6 +941,7 @@ impl Engine {
         self.anchor_heads.clear();
         self.anchor_next.clear();
         self.outlet_recent.clear();
+        self.outlet_live.clear();
         self.exact.clear();
         self.story_slot.clear();
         self.stamp.clear();
@@ -1148,7 +1176,8 @@ fn matched_fingerprint(
     fp.profile = std::sync::Arc::new(
         Profile::build(&parts)
             .with_aside(aside)
-            .with_digest_page(prepared.is_digest_page()),
+            .with_digest_page(prepared.is_digest_page())
+            .with_live_blog(prepared.is_live_blog()),
     );
     fp
 }

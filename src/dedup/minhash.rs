@@ -44,6 +44,8 @@ const KEYS_FLAG: u32 = 0x4000_0000;
 const ASIDE_FLAG: u32 = 0x2000_0000;
 /// Set when the text is a digest page ([`Profile::with_digest_page`]); no payload.
 const DIGEST_FLAG: u32 = 0x1000_0000;
+/// Set when the text is a live blog ([`Profile::with_live_blog`]); no payload.
+const LIVE_FLAG: u32 = 0x0800_0000;
 
 impl Fingerprint {
     /// True when the text had no words: such a text matches nothing.
@@ -86,6 +88,9 @@ impl Fingerprint {
         if self.profile.is_digest_page() {
             flags |= DIGEST_FLAG;
         }
+        if self.profile.is_live_blog() {
+            flags |= LIVE_FLAG;
+        }
         out.extend_from_slice(&(self.sig.len() as u32 | flags).to_le_bytes());
         for v in &self.sig {
             out.extend_from_slice(&v.to_le_bytes());
@@ -112,7 +117,8 @@ impl Fingerprint {
         let word =
             |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
         let flagged = word(8);
-        let slots = (flagged & !(PROFILE_FLAG | KEYS_FLAG | ASIDE_FLAG | DIGEST_FLAG)) as usize;
+        let slots =
+            (flagged & !(PROFILE_FLAG | KEYS_FLAG | ASIDE_FLAG | DIGEST_FLAG | LIVE_FLAG)) as usize;
         let sig_end = 12usize.checked_add(slots.checked_mul(4)?)?;
         if bytes.len() < sig_end {
             return None;
@@ -155,7 +161,8 @@ impl Fingerprint {
         }
         let profile = profile
             .unwrap_or_default()
-            .with_digest_page(flagged & DIGEST_FLAG != 0);
+            .with_digest_page(flagged & DIGEST_FLAG != 0)
+            .with_live_blog(flagged & LIVE_FLAG != 0);
         let profile = Arc::new(profile);
         Some(Fingerprint {
             shingles: word(0),
@@ -397,6 +404,11 @@ mod tests {
         let read = Fingerprint::from_bytes(&digest_page.to_bytes()).expect("reads back");
         assert!(read.profile.is_digest_page());
         assert_eq!(read, digest_page);
+        let mut live_blog = with_profile.clone();
+        live_blog.profile = Arc::new(Profile::build(&[(&shingles[..], 50)]).with_live_blog(true));
+        let read = Fingerprint::from_bytes(&live_blog.to_bytes()).expect("reads back");
+        assert!(read.profile.is_live_blog() && !read.profile.is_digest_page());
+        assert_eq!(read, live_blog);
         let other = set(100..140);
         let mut with_aside = with_profile.clone();
         with_aside.profile =

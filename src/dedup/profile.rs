@@ -56,6 +56,9 @@ pub struct Profile {
     /// The page is a digest or aggregator page (see [`Profile::with_digest_page`]).
     #[serde(default)]
     digest_page: bool,
+    /// The page is a live blog (see [`Profile::with_live_blog`]).
+    #[serde(default)]
+    live_blog: bool,
 }
 
 /// How two profiles overlap.
@@ -80,6 +83,8 @@ pub struct Overlap {
     pub lead_coverage_b: f32,
     /// Either text is a digest (see [`Profile::with_digest_page`]).
     pub digest_page: bool,
+    /// Both texts are live blogs (see [`Profile::with_live_blog`]).
+    pub live_blogs: bool,
 }
 
 impl Profile {
@@ -151,6 +156,7 @@ impl Profile {
             digest,
             aside: Vec::new(),
             digest_page: false,
+            live_blog: false,
         }
     }
 
@@ -192,6 +198,19 @@ impl Profile {
     /// See [`Profile::with_digest_page`].
     pub fn is_digest_page(&self) -> bool {
         self.digest_page
+    }
+
+    /// Marks the page as a live blog: time-stamped posts, newest first. A later capture of the
+    /// page adds posts on top and drops old ones at the bottom, so two versions share a run of
+    /// posts in their middles, which the lead test alone would read as a page quoting another.
+    pub fn with_live_blog(mut self, live_blog: bool) -> Profile {
+        self.live_blog = live_blog;
+        self
+    }
+
+    /// See [`Profile::with_live_blog`].
+    pub fn is_live_blog(&self) -> bool {
+        self.live_blog
     }
 
     /// The set-aside shingles (see [`Profile::with_aside`]).
@@ -334,6 +353,7 @@ impl Profile {
             lead_coverage_a,
             lead_coverage_b,
             digest_page: self.digest_page || other.digest_page,
+            live_blogs: self.live_blog && other.live_blog,
         }
     }
 
@@ -408,6 +428,7 @@ impl Profile {
                 digest,
                 aside: Vec::new(),
                 digest_page: false,
+                live_blog: false,
             },
             at,
         ))

@@ -40,6 +40,9 @@ pub struct Prepared {
     /// Paragraphs of at least [`TEASER_MIN_WORDS`] words that end in an ellipsis: the teasers
     /// of a digest or aggregator page (see [`DIGEST_TEASERS`]).
     pub teasers: u32,
+    /// Lines that are a post's time stamp ("34 min ago", "10:32 BST"): the posts of a live
+    /// blog (see [`LIVE_BLOG_STAMPS`]).
+    pub post_stamps: u32,
 }
 
 /// A paragraph this long that ends in "..." or "…" is a teaser of another story.
@@ -48,11 +51,21 @@ pub const TEASER_MIN_WORDS: usize = 8;
 /// abridges many stories. It matches another page only as a whole (see
 /// [`super::profile::Profile::with_digest_page`]).
 pub const DIGEST_TEASERS: u32 = 10;
+/// A page with at least this many post time stamps, and not a digest, is a live blog: a page of
+/// time-stamped posts, newest first, that later captures extend (see
+/// [`super::profile::Profile::with_live_blog`]).
+pub const LIVE_BLOG_STAMPS: u32 = 3;
 
 impl Prepared {
     /// Whether the text is a digest page (see [`DIGEST_TEASERS`]).
     pub fn is_digest_page(&self) -> bool {
         self.teasers >= DIGEST_TEASERS
+    }
+
+    /// Whether the text is a live blog (see [`LIVE_BLOG_STAMPS`]). An aggregator's list of
+    /// teasers with their ages is a digest, not a live blog.
+    pub fn is_live_blog(&self) -> bool {
+        self.post_stamps >= LIVE_BLOG_STAMPS && !self.is_digest_page()
     }
 }
 
@@ -170,6 +183,7 @@ impl Preparer {
             paragraphs: Vec::with_capacity(lines),
             text_hash: 0,
             teasers: 0,
+            post_stamps: 0,
         };
         let mut words: Vec<u64> = Vec::with_capacity(256);
         // Holds one lower-cased line at a time (see `for_each_word`).
@@ -208,6 +222,9 @@ impl Preparer {
             }
             if words.len() >= TEASER_MIN_WORDS && ends_in_ellipsis(line) {
                 out.teasers += 1;
+            }
+            if self.chrome.is_post_stamp(line, words.len() as u32) {
+                out.post_stamps += 1;
             }
             let key = paragraph_key(&words);
             keys.extend_from_slice(&key.to_le_bytes());

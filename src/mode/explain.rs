@@ -428,7 +428,9 @@ pub fn explain(args: &ExplainArgs) -> anyhow::Result<Explanation> {
     };
     let pair = pair_score(&a.fingerprint, &b.fingerprint);
     let verdict = rule.verdict(&pair);
-    let proposed = engine.proposes(&a.fingerprint, &b.fingerprint);
+    let mut proposed = engine.proposes(&a.fingerprint, &b.fingerprint);
+    // Live blogs are compared with their own outlet's recent live blogs only.
+    proposed.live_blog &= a.meta.outlet.is_some() && a.meta.outlet == b.meta.outlet;
     let aligned = (a.paragraphs.is_some() && b.paragraphs.is_some()).then(|| align(&a, &b));
     Ok(Explanation {
         a,
@@ -453,6 +455,7 @@ fn side_json(s: &Side) -> serde_json::Value {
         "shingles": s.fingerprint.shingles,
         "words": s.fingerprint.words,
         "digest_page": s.fingerprint.profile.is_digest_page(),
+        "live_blog": s.fingerprint.profile.is_live_blog(),
         "paragraphs": s.paragraphs.as_ref().map(|ps| ps.iter().map(|p| json!({
             "text": p.text,
             "matched": p.matched,
@@ -495,11 +498,13 @@ pub fn to_json(e: &Explanation) -> serde_json::Value {
             "lead_slack_share": round4(e.rule.lead_slack_share),
             "lead_coverage": round4(e.rule.lead_coverage),
             "page_threshold": round4(e.rule.page_threshold),
+            "live_blog_containment": round4(e.rule.live_blog_containment),
         },
         "proposed": {
             "band": e.proposed.band,
             "anchor": e.proposed.anchor,
             "identical": e.proposed.identical,
+            "live_blog": e.proposed.live_blog,
         },
         "window": {
             "seconds": e.window,
@@ -545,6 +550,10 @@ pub fn conclusion(e: &Explanation) -> String {
                     "the whole pages, set-aside paragraphs included, have Jaccard {:.3}, reaching {:.3}",
                     e.pair.page_jaccard.unwrap_or(0.0),
                     e.rule.page_threshold
+                ),
+                crate::dedup::RuleKind::LiveBlog => format!(
+                    "both are live blogs sharing {:.3} of the smaller one's text, reaching {:.3}",
+                    e.pair.containment, e.rule.live_blog_containment
                 ),
             };
             format!("same story (score {score:.3}): {why}")
@@ -598,6 +607,13 @@ pub fn to_text(e: &Explanation) -> String {
                 t,
                 "   a digest page (ten or more teasers ending in an ellipsis): containment does \
                  not count"
+            );
+        }
+        if side.fingerprint.profile.is_live_blog() {
+            let _ = writeln!(
+                t,
+                "   a live blog (three or more post time stamps): another live blog of the outlet \
+                 is compared by the live-blog rule"
             );
         }
         let _ = writeln!(
@@ -748,10 +764,12 @@ pub fn to_text(e: &Explanation) -> String {
     let yes = |b: bool| if b { "yes" } else { "no" };
     let _ = writeln!(
         t,
-        "  proposed     MinHash band {}, lead anchor {}, identical text {}",
+        "  proposed     MinHash band {}, lead anchor {}, identical text {}, live blogs of one \
+         outlet {}",
         yes(e.proposed.band),
         yes(e.proposed.anchor),
-        yes(e.proposed.identical)
+        yes(e.proposed.identical),
+        yes(e.proposed.live_blog)
     );
     let _ = writeln!(
         t,

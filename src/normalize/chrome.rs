@@ -115,6 +115,14 @@ const CAPTION_MARKERS: &[&str] = &[
 /// captions and datelines end so ("…, Monday, July 16, 2018."); wire prose says "on Monday".
 const TRAILING_DATE: &str = r"(?i)\b(mon|tues|wednes|thurs|fri|satur|sun)day,?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}\.?\s*(\([^)]*\))?\s*$";
 
+/// A live blog's post time stamp, standing alone on its line: "34 min ago", "1 hr 1 min ago",
+/// "Updated 2 hours ago", "10:32 BST", "7.45pm", "12:01 p.m. ET". After "ago" only a date or
+/// time may follow (CNN glues "Updated less than 1 min ago7:20 a.m. ET, July 16, 2018").
+const POST_STAMP: &str = r"(?i)^\s*(updated:?\s+)?((less than|about|over)\s+)?((\d+\s*(s|secs?|seconds?|m|mins?|minutes?|h|hrs?|hours?|d|days?)\s*)+ago\s*(\d|$)|\d{1,2}[:.]\d{2}\s*([ap]\.?\s?m\.?)?\s*([a-z]{2,4})?\s*$)";
+
+/// Post time stamps are lines of at most this many words.
+const POST_STAMP_MAX_WORDS: u32 = 12;
+
 /// Script code that leaked into a page's text.
 const CODE_MARKERS: &str = r"\bwindow\.\w|\bdocument\.\w+\(|\bfunction\s*\(|\}\);|\.push\(\{";
 
@@ -138,6 +146,7 @@ pub struct ChromeRules {
     captions: Regex,
     trailing_date: Regex,
     code: Regex,
+    post_stamp: Regex,
     needles: Vec<memchr::memmem::Finder<'static>>,
 }
 
@@ -151,6 +160,7 @@ impl ChromeRules {
             captions: Regex::new(&pattern).expect("the caption markers are valid regexes"),
             trailing_date: Regex::new(TRAILING_DATE).expect("the date pattern is a valid regex"),
             code: Regex::new(CODE_MARKERS).expect("the code markers are valid regexes"),
+            post_stamp: Regex::new(POST_STAMP).expect("the post stamp pattern is a valid regex"),
             needles: CAPTION_NEEDLES
                 .iter()
                 .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
@@ -190,6 +200,14 @@ impl ChromeRules {
             return Some(SetAside::Code);
         }
         None
+    }
+
+    /// Whether the line of `words` words is a live blog's post time stamp (see [`POST_STAMP`]).
+    /// Independent of [`ChromeRules::enabled`]: it tells what kind of page the text is.
+    pub fn is_post_stamp(&self, line: &str, words: u32) -> bool {
+        words <= POST_STAMP_MAX_WORDS
+            && line.bytes().any(|b| b.is_ascii_digit())
+            && self.post_stamp.is_match(line)
     }
 
     /// False only when `line` cannot match any caption marker (see [`CAPTION_NEEDLES`]): a few
@@ -235,6 +253,33 @@ fn ends_sentence(line: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn post_time_stamps_are_recognised_and_prose_about_times_is_not() {
+        let rules = ChromeRules::new(true, 8);
+        for stamp in [
+            "34 min ago",
+            "1 hr 1 min ago",
+            "Updated 2 hours ago",
+            "Updated less than 1 min ago7:20 a.m. ET, July 16, 2018",
+            "2h ago",
+            "10:32 BST",
+            "7.45pm",
+            "12:01 p.m. ET",
+        ] {
+            let words = stamp.split_whitespace().count() as u32;
+            assert!(rules.is_post_stamp(stamp, words), "{stamp}");
+        }
+        for line in [
+            "3 hours ago the president landed in Helsinki.",
+            "The summit starts at 10:30 in the palace.",
+            "Vladimir Putin has arrived, but he's running late",
+            "Two days ago",
+        ] {
+            let words = line.split_whitespace().count() as u32;
+            assert!(!rules.is_post_stamp(line, words), "{line}");
+        }
+    }
 
     #[test]
     fn widgets_headlines_and_captions_are_chrome_prose_is_not() {
