@@ -41,6 +41,11 @@ use super::profile::Overlap;
 /// Length ratio from which [`MatchRule::containment_similar_length`] applies.
 pub const SIMILAR_LENGTH: f32 = 0.5;
 
+/// From this length ratio, a text holding at least `containment` of a shorter one that starts
+/// with its own lead is a write-thru with a new top, whatever its own lead (see
+/// [`MatchRule::rewritten_top`]).
+pub const WRITE_THRU_RATIO: f32 = 0.6;
+
 /// A bridging article must match at least this share of each story it merges.
 pub const MERGE_MAJORITY: f32 = 0.5;
 
@@ -282,10 +287,27 @@ impl MatchRule {
     }
 
     /// Whether both articles start alike and carry the shared text as one run (see the module
-    /// docs).
+    /// docs), or the longer is the shorter's write-thru under a new top.
     pub fn leads_agree(&self, pair: &PairScore) -> bool {
-        self.lead_ok(pair.lead_offset_a, pair.shingles_a, pair.lead_coverage_a)
-            && self.lead_ok(pair.lead_offset_b, pair.shingles_b, pair.lead_coverage_b)
+        let a = self.lead_ok(pair.lead_offset_a, pair.shingles_a, pair.lead_coverage_a);
+        let b = self.lead_ok(pair.lead_offset_b, pair.shingles_b, pair.lead_coverage_b);
+        (a && b) || self.rewritten_top(pair, a, b)
+    }
+
+    /// An updated version that puts new paragraphs on top of the earlier one: the shorter text
+    /// starts with its own lead and at least `containment` of it is in the longer, which is
+    /// less than [`WRITE_THRU_RATIO`] times longer. A live blog, digest or compilation holding
+    /// an item in its middle is several times the item's length.
+    fn rewritten_top(&self, pair: &PairScore, lead_a: bool, lead_b: bool) -> bool {
+        let shorter_leads = if pair.shingles_a <= pair.shingles_b {
+            lead_a
+        } else {
+            lead_b
+        };
+        pair.exact
+            && shorter_leads
+            && pair.length_ratio >= WRITE_THRU_RATIO
+            && pair.containment >= self.containment
     }
 
     /// `Some(score)` when the pair is a match.
@@ -492,6 +514,25 @@ mod tests {
             digest_page: false,
             live_blogs: false,
         })
+    }
+
+    #[test]
+    fn a_write_thru_under_a_new_top_matches_and_an_item_inside_a_longer_page_does_not() {
+        // The update: 400 new shingles on top, then 83% of the earlier version's 700.
+        let update = pair(700, 1150, 580, Some(0), Some(400));
+        assert!(RULE.score(&update).is_some(), "{:?}", RULE.verdict(&update));
+        // The same new top, but only 60% of the earlier text carried: a new story.
+        assert!(RULE
+            .score(&pair(700, 1150, 420, Some(0), Some(400)))
+            .is_none());
+        // An earlier version whose own lead is not carried (its shared part starts late).
+        assert!(RULE
+            .score(&pair(700, 1150, 580, Some(300), Some(400)))
+            .is_none());
+        // A page over twice the item's length that holds it after its own opening.
+        assert!(RULE
+            .score(&pair(400, 1000, 400, Some(0), Some(300)))
+            .is_none());
     }
 
     #[test]
