@@ -11,7 +11,8 @@
 //! starts where its original starts (offset near 0 on both sides); a live blog or digest holds
 //! the item in its middle, and a page quoting an item has its own opening.
 //!
-//! Memory: 8 bytes per distinct shingle (a 32-bit hash and a paragraph number), at most
+//! Memory: 5 bytes per distinct shingle (a 32-bit hash and the number of its paragraph in one
+//! byte; 2 or 4 bytes when the text has more than 256 or 65,536 paragraphs), at most
 //! [`MAX_PROFILE_SHINGLES`] per text.
 
 use serde::{Deserialize, Serialize};
@@ -40,10 +41,16 @@ pub struct ProfileParagraph {
 }
 
 /// The exact shingle set of a text's matched paragraphs. See the module docs.
+///
+/// Serialised (serde) as it was when the entries were one `u64` each (`entries`:
+/// `hash << 32 | paragraph`), so stored or exchanged profiles read back either way.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "ProfileRepr", try_from = "ProfileRepr")]
 pub struct Profile {
-    /// `(hash >> 32) << 32 | paragraph`, sorted, one entry per distinct 32-bit hash.
-    entries: Vec<u64>,
+    /// The high 32 bits of each distinct shingle hash, sorted.
+    hashes: Vec<u32>,
+    /// The (first) paragraph of each of `hashes`, by position.
+    paragraph_of: ParagraphOf,
     paragraphs: Vec<ProfileParagraph>,
     /// Sampled shingles of the first [`ANCHOR_SPAN`] lead shingles, distinct.
     anchors: Vec<u32>,
@@ -54,11 +61,131 @@ pub struct Profile {
     /// [`Profile::page_jaccard`]).
     aside: Vec<u32>,
     /// The page is a digest or aggregator page (see [`Profile::with_digest_page`]).
+    digest_page: bool,
+}
+
+/// [`Profile`] as serde sees it: the layout from before the hashes and paragraph numbers were
+/// stored apart.
+#[derive(Serialize, Deserialize)]
+struct ProfileRepr {
+    /// `hash << 32 | paragraph`, sorted, one entry per distinct 32-bit hash.
+    entries: Vec<u64>,
+    paragraphs: Vec<ProfileParagraph>,
+    anchors: Vec<u32>,
+    digest: u64,
+    aside: Vec<u32>,
     #[serde(default)]
     digest_page: bool,
     /// The page is a live blog (see [`Profile::with_live_blog`]).
     #[serde(default)]
     live_blog: bool,
+}
+
+impl From<Profile> for ProfileRepr {
+    fn from(p: Profile) -> Self {
+        ProfileRepr {
+            entries: p.entries().collect(),
+            paragraphs: p.paragraphs,
+            anchors: p.anchors,
+            digest: p.digest,
+            aside: p.aside,
+            digest_page: p.digest_page,
+        }
+    }
+}
+
+impl TryFrom<ProfileRepr> for Profile {
+    type Error = String;
+    fn try_from(r: ProfileRepr) -> Result<Self, String> {
+        let np = r.paragraphs.len();
+        if r.entries.iter().any(|&e| (e & LOW) as usize >= np) {
+            return Err(format!("a profile entry names a paragraph past its {np}"));
+        }
+        Ok(Profile {
+            hashes: r.entries.iter().map(|&e| (e >> 32) as u32).collect(),
+            paragraph_of: ParagraphOf::new(np, r.entries.iter().map(|&e| e as u32)),
+            paragraphs: r.paragraphs,
+            anchors: r.anchors,
+            digest: r.digest,
+            aside: r.aside,
+            digest_page: r.digest_page,
+        })
+    }
+}
+
+/// The paragraph number of each entry of a profile, in the narrowest width its paragraph count
+/// allows: one byte for almost every text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ParagraphOf {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    U32(Vec<u32>),
+}
+
+impl Default for ParagraphOf {
+    fn default() -> Self {
+        ParagraphOf::U8(Vec::new())
+    }
+}
+
+impl ParagraphOf {
+    /// The numbers (each below `paragraphs`) in the width `paragraphs` needs.
+    fn new(paragraphs: usize, numbers: impl ExactSizeIterator<Item = u32>) -> Self {
+        if paragraphs <= 1 << 8 {
+            ParagraphOf::U8(numbers.map(|p| p as u8).collect())
+        } else if paragraphs <= 1 << 16 {
+            ParagraphOf::U16(numbers.map(|p| p as u16).collect())
+        } else {
+            ParagraphOf::U32(numbers.collect())
+        }
+    }
+
+    /// The paragraph of entry `i`.
+    #[inline]
+    fn get(&self, i: usize) -> usize {
+        match self {
+            ParagraphOf::U8(v) => v[i] as usize,
+            ParagraphOf::U16(v) => v[i] as usize,
+            ParagraphOf::U32(v) => v[i] as usize,
+        }
+    }
+
+    /// Adds one to `counts` at the paragraph of each entry `base + i` for `i` in `at`.
+    fn count(&self, base: usize, at: impl Iterator<Item = usize>, counts: &mut [u32]) {
+        match self {
+            ParagraphOf::U8(v) => at.for_each(|i| counts[v[base + i] as usize] += 1),
+            ParagraphOf::U16(v) => at.for_each(|i| counts[v[base + i] as usize] += 1),
+            ParagraphOf::U32(v) => at.for_each(|i| counts[v[base + i] as usize] += 1),
+        }
+    }
+
+    /// Asks for every cache line of the numbers (see [`prefetch`]).
+    #[cfg(target_arch = "x86_64")]
+    fn prefetch(&self) {
+        let (start, bytes) = match self {
+            ParagraphOf::U8(v) => (v.as_ptr().cast::<u8>(), v.len()),
+            ParagraphOf::U16(v) => (v.as_ptr().cast::<u8>(), v.len() * 2),
+            ParagraphOf::U32(v) => (v.as_ptr().cast::<u8>(), v.len() * 4),
+        };
+        for offset in (0..bytes).step_by(64) {
+            prefetch(start.wrapping_add(offset));
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        match self {
+            ParagraphOf::U8(v) => v.capacity(),
+            ParagraphOf::U16(v) => v.capacity() * 2,
+            ParagraphOf::U32(v) => v.capacity() * 4,
+        }
+    }
+}
+
+/// One side of an intersection: sorted distinct hashes and their paragraphs.
+#[derive(Clone, Copy)]
+struct Side<'a> {
+    hashes: &'a [u32],
+    paragraph_of: &'a ParagraphOf,
 }
 
 /// How two profiles overlap.
@@ -132,12 +259,18 @@ impl Profile {
         // Keep each hash once, with the first paragraph it appears in. Paragraph numbers grow in
         // text order, so sorting whole entries puts the earliest paragraph first in each run of
         // one hash: the same result as a stable sort on the hash alone.
-        let mut entries = vec![0u64; raw.len()];
-        if sort_entries(raw, &mut entries, &mut scratch.counts) {
-            entries.dedup_by(|later, first| *later >> 32 == *first >> 32);
+        // Sorted in a reused buffer, then copied out at their exact size (a vector sorted in
+        // place would keep the capacity of the repeats it dropped).
+        let sorted = &mut scratch.sorted;
+        sorted.clear();
+        sorted.resize(raw.len(), 0);
+        if sort_entries(raw, sorted, &mut scratch.counts) {
+            sorted.dedup_by(|later, first| *later >> 32 == *first >> 32);
         }
+        let hashes: Vec<u32> = sorted.iter().map(|&e| (e >> 32) as u32).collect();
+        let paragraph_of = ParagraphOf::new(paragraphs.len(), sorted.iter().map(|&e| e as u32));
         let mut counts = vec![0u32; paragraphs.len()];
-        for &e in &entries {
+        for &e in sorted.iter() {
             counts[(e & LOW) as usize] += 1;
         }
         let paragraphs: Vec<ProfileParagraph> = paragraphs
@@ -148,9 +281,10 @@ impl Profile {
                 lead: is_lead(words),
             })
             .collect();
-        let digest = digest_with(&entries, &mut scratch.bytes);
+        let digest = digest_with(&hashes, &mut scratch.bytes);
         Profile {
-            entries,
+            hashes,
+            paragraph_of,
             paragraphs,
             anchors,
             digest,
@@ -163,7 +297,7 @@ impl Profile {
     /// Adds the shingles of the paragraphs set aside for matching, for the whole-page
     /// comparison (at most [`MAX_PROFILE_SHINGLES`] in all).
     pub fn with_aside<'a>(mut self, set_aside: impl Iterator<Item = &'a [u64]>) -> Profile {
-        let room = MAX_PROFILE_SHINGLES.saturating_sub(self.entries.len());
+        let room = MAX_PROFILE_SHINGLES.saturating_sub(self.hashes.len());
         let mut aside: Vec<u32> = set_aside
             .flatten()
             .map(|&h| (h >> 32) as u32)
@@ -172,6 +306,8 @@ impl Profile {
             .collect();
         aside.sort_unstable();
         aside.dedup();
+        // Collected through a filter, so grown by doubling: kept for the engine's lifetime.
+        aside.shrink_to_fit();
         self.aside = aside;
         self
     }
@@ -220,13 +356,26 @@ impl Profile {
 
     /// Distinct shingles of the whole page, set-aside paragraphs included.
     pub fn page_len(&self) -> usize {
-        self.entries.len() + self.aside.len()
+        self.hashes.len() + self.aside.len()
     }
 
     fn contains(&self, high: u32) -> bool {
-        self.entries
-            .binary_search_by(|e| ((e >> 32) as u32).cmp(&high))
-            .is_ok()
+        self.hashes.binary_search(&high).is_ok()
+    }
+
+    /// The entries as they were stored before: `hash << 32 | paragraph`, ascending.
+    fn entries(&self) -> impl Iterator<Item = u64> + '_ {
+        self.hashes
+            .iter()
+            .enumerate()
+            .map(|(i, &h)| (h as u64) << 32 | self.paragraph_of.get(i) as u64)
+    }
+
+    fn side(&self) -> Side<'_> {
+        Side {
+            hashes: &self.hashes,
+            paragraph_of: &self.paragraph_of,
+        }
     }
 
     /// A quick estimate of [`Profile::page_jaccard`] from the [`PAGE_SKETCH`] smallest hashes of
@@ -294,11 +443,11 @@ impl Profile {
 
     /// Distinct shingles.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.hashes.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.hashes.is_empty()
     }
 
     pub fn paragraphs(&self) -> &[ProfileParagraph] {
@@ -317,7 +466,8 @@ impl Profile {
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.entries.capacity() * 8
+        self.hashes.capacity() * 4
+            + self.paragraph_of.heap_bytes()
             + self.paragraphs.capacity() * 8
             + self.anchors.capacity() * 4
             + self.aside.capacity() * 4
@@ -336,8 +486,8 @@ impl Profile {
             &mut heap
         };
         let (shared_a, shared_b) = counts.split_at_mut(np);
-        let (a, b) = (&self.entries[..], &other.entries[..]);
-        let shared = if a.len() <= b.len() {
+        let (a, b) = (self.side(), other.side());
+        let shared = if a.hashes.len() <= b.hashes.len() {
             intersect(a, b, shared_a, shared_b)
         } else {
             intersect(b, a, shared_b, shared_a)
@@ -346,8 +496,8 @@ impl Profile {
         let (lead_offset_b, lead_coverage_b) = lead_span(&other.paragraphs, shared_b);
         Overlap {
             shared,
-            a: a.len() as u32,
-            b: b.len() as u32,
+            a: a.hashes.len() as u32,
+            b: b.hashes.len() as u32,
             lead_offset_a,
             lead_offset_b,
             lead_coverage_a,
@@ -361,13 +511,13 @@ impl Profile {
     /// with the lead flag in the top bit), entries and anchors; all little-endian.
     pub fn write_bytes(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&(self.paragraphs.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
+        out.extend_from_slice(&(self.hashes.len() as u32).to_le_bytes());
         out.extend_from_slice(&(self.anchors.len() as u32).to_le_bytes());
         for p in &self.paragraphs {
             let v = p.shingles.min(0x7FFF_FFFF) | if p.lead { 0x8000_0000 } else { 0 };
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for e in &self.entries {
+        for e in self.entries() {
             out.extend_from_slice(&e.to_le_bytes());
         }
         for a in &self.anchors {
@@ -401,14 +551,15 @@ impl Profile {
             });
             at += 4;
         }
-        let mut entries = Vec::with_capacity(ne);
+        let (mut hashes, mut numbers) = (Vec::with_capacity(ne), Vec::with_capacity(ne));
         for _ in 0..ne {
             let b = bytes.get(at..at + 8)?;
             let e = u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]);
             if (e & 0xFFFF_FFFF) as usize >= np {
                 return None;
             }
-            entries.push(e);
+            hashes.push((e >> 32) as u32);
+            numbers.push(e as u32);
             at += 8;
         }
         let mut anchors = Vec::with_capacity(na);
@@ -416,13 +567,14 @@ impl Profile {
             anchors.push(u32_at(at)?);
             at += 4;
         }
-        if entries.windows(2).any(|w| w[0] >> 32 >= w[1] >> 32) {
+        if hashes.windows(2).any(|w| w[0] >= w[1]) {
             return None;
         }
-        let digest = digest_of(&entries);
+        let digest = digest_of(&hashes);
         Some((
             Profile {
-                entries,
+                hashes,
+                paragraph_of: ParagraphOf::new(np, numbers.into_iter()),
                 paragraphs,
                 anchors,
                 digest,
@@ -435,25 +587,25 @@ impl Profile {
     }
 }
 
-fn digest_of(entries: &[u64]) -> u64 {
-    digest_with(entries, &mut Vec::new())
+fn digest_of(hashes: &[u32]) -> u64 {
+    digest_with(hashes, &mut Vec::new())
 }
 
-/// xxh3 of the entries' hashes as little-endian `u32`s, written into `bytes` (reused).
-fn digest_with(entries: &[u64], bytes: &mut Vec<u8>) -> u64 {
+/// xxh3 of the hashes as little-endian `u32`s, written into `bytes` (reused).
+fn digest_with(hashes: &[u32], bytes: &mut Vec<u8>) -> u64 {
     // The empty profile's digest is the default's, so an empty profile reads back equal.
-    if entries.is_empty() {
+    if hashes.is_empty() {
         return 0;
     }
     // Every byte hashed is written first, so the buffer is only grown, never cleared (zeroing
     // it was a memset per profile).
-    let len = entries.len() * 4;
+    let len = hashes.len() * 4;
     if bytes.len() < len {
         bytes.resize(len, 0);
     }
     let bytes = &mut bytes[..len];
-    for (out, e) in bytes.chunks_exact_mut(4).zip(entries) {
-        out.copy_from_slice(&((e >> 32) as u32).to_le_bytes());
+    for (out, h) in bytes.chunks_exact_mut(4).zip(hashes) {
+        out.copy_from_slice(&h.to_le_bytes());
     }
     xxhash_rust::xxh3::xxh3_64(bytes)
 }
@@ -465,6 +617,7 @@ const LOW: u64 = 0xFFFF_FFFF;
 #[derive(Default)]
 struct Scratch {
     raw: Vec<u64>,
+    sorted: Vec<u64>,
     counts: Vec<u32>,
     bytes: Vec<u8>,
 }
@@ -546,34 +699,51 @@ const STACK_PARAGRAPHS: usize = 96;
 
 /// Counts the hashes `small` and `large` share (both sorted, distinct hashes), adding one to the
 /// paragraph of each side per shared hash. Returns how many are shared.
-fn intersect(small: &[u64], large: &[u64], at_small: &mut [u32], at_large: &mut [u32]) -> u32 {
+fn intersect(small: Side, large: Side, at_small: &mut [u32], at_large: &mut [u32]) -> u32 {
     let mut shared = 0u32;
-    if small.len() * GALLOP_RATIO < large.len() {
+    if small.hashes.len() * GALLOP_RATIO < large.hashes.len() {
         // Each hash of the short side is searched for in the rest of the long one.
-        let mut rest = large;
-        for &e in small {
-            let x = e >> 32;
+        let mut start = 0usize;
+        for (i, &x) in small.hashes.iter().enumerate() {
+            let rest = &large.hashes[start..];
             // Exponential search: the first entry not below `x` is in `lo..end`.
             let mut bound = 1;
-            while bound < rest.len() && rest[bound - 1] >> 32 < x {
+            while bound < rest.len() && rest[bound - 1] < x {
                 bound *= 2;
             }
             let (lo, end) = (bound / 2, bound.min(rest.len()));
-            let at = lo + rest[lo..end].partition_point(|&y| y >> 32 < x);
-            rest = &rest[at..];
-            match rest.first() {
+            start += lo + rest[lo..end].partition_point(|&y| y < x);
+            match large.hashes.get(start) {
                 None => break,
-                Some(&y) if y >> 32 == x => {
+                Some(&y) if y == x => {
                     shared += 1;
-                    at_small[(e & LOW) as usize] += 1;
-                    at_large[(y & LOW) as usize] += 1;
-                    rest = &rest[1..];
+                    at_small[small.paragraph_of.get(i)] += 1;
+                    at_large[large.paragraph_of.get(start)] += 1;
+                    start += 1;
                 }
                 Some(_) => {}
             }
         }
         return shared;
     }
+    #[cfg(target_arch = "x86_64")]
+    {
+        MERGE_FOUND.with(|found| match found.try_borrow_mut() {
+            Ok(mut found) => {
+                let (fs, fl) = &mut *found;
+                merge_blocks(small, large, at_small, at_large, fs, fl)
+            }
+            Err(_) => merge_blocks(
+                small,
+                large,
+                at_small,
+                at_large,
+                &mut Vec::new(),
+                &mut Vec::new(),
+            ),
+        })
+    }
+    #[cfg(not(target_arch = "x86_64"))]
     MERGE_PAIRS.with(|pairs| match pairs.try_borrow_mut() {
         Ok(mut pairs) => merge_chains(small, large, at_small, at_large, &mut pairs),
         Err(_) => merge_chains(small, large, at_small, at_large, &mut Vec::new()),
@@ -581,72 +751,203 @@ fn intersect(small: &[u64], large: &[u64], at_small: &mut [u32], at_large: &mut 
 }
 
 thread_local! {
-    /// The paragraph pairs of shared entries, reused from one merge to the next (per thread).
+    /// The positions of shared hashes on each side, reused from one merge to the next.
+    static MERGE_FOUND: std::cell::RefCell<(Vec<u32>, Vec<u32>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// The merge of two sorted, distinct hash lists by blocks of four a side, counting shared
+/// hashes per paragraph: one SSE2 step compares a block of each side all against all (four
+/// compares of one block with the rotations of the other) and moves past the block (or both)
+/// whose last hash is smaller, without a branch. A step covers up to eight hashes where a
+/// scalar merge step covers one or two, and its outcome (which side moves) is data, so it does
+/// not mispredict. Blocks are compared in the order a merge meets them, so a shared hash is seen
+/// in exactly one step. The positions of the shared hashes are gathered per side and their
+/// paragraphs counted afterwards; the last blocks (fewer than four hashes) are merged one by one.
+#[cfg(target_arch = "x86_64")]
+fn merge_blocks(
+    small: Side,
+    large: Side,
+    at_small: &mut [u32],
+    at_large: &mut [u32],
+    found_small: &mut Vec<u32>,
+    found_large: &mut Vec<u32>,
+) -> u32 {
+    use std::arch::x86_64::{
+        _mm_castsi128_ps, _mm_cmpeq_epi32, _mm_loadu_si128, _mm_movemask_ps, _mm_or_si128,
+        _mm_shuffle_epi32,
+    };
+    let (a, b) = (small.hashes, large.hashes);
+    // A step writes four positions a side and keeps those of the shared hashes (no branch on
+    // how many): room for the shared hashes and one step more. Every slot read back was written
+    // first, so the buffers are only grown, never cleared.
+    let room = a.len().min(b.len()) + 4;
+    for found in [&mut *found_small, &mut *found_large] {
+        if found.len() < room {
+            found.resize(room, 0);
+        }
+    }
+    let (fs, fl) = (&mut found_small[..room], &mut found_large[..room]);
+    // `n` and `m`: positions gathered on each side (equal after a whole step).
+    let (mut i, mut j, mut n, mut m) = (0usize, 0usize, 0usize, 0usize);
+    // One side is usually a profile indexed long ago and out of the caches, and each step waits
+    // on its loads: its paragraph numbers (read after the merge) are asked for now, and its
+    // hashes a few lines ahead of each step.
+    small.paragraph_of.prefetch();
+    large.paragraph_of.prefetch();
+    while let (Some(x), Some(y)) = (a.get(i..i + 4), b.get(j..j + 4)) {
+        prefetch(a.as_ptr().wrapping_add(i + PREFETCH_AHEAD));
+        prefetch(b.as_ptr().wrapping_add(j + PREFETCH_AHEAD));
+        // SAFETY: SSE2 is part of every x86_64 CPU; each load reads the four `u32`s of a slice
+        // of length four (unaligned loads).
+        let (ma, mb) = unsafe {
+            let va = _mm_loadu_si128(x.as_ptr().cast());
+            let vb = _mm_loadu_si128(y.as_ptr().cast());
+            // `ck` lane l: a[l] == b[(l + k) % 4].
+            let c0 = _mm_cmpeq_epi32(va, vb);
+            let c1 = _mm_cmpeq_epi32(va, _mm_shuffle_epi32::<0x39>(vb));
+            let c2 = _mm_cmpeq_epi32(va, _mm_shuffle_epi32::<0x4E>(vb));
+            let c3 = _mm_cmpeq_epi32(va, _mm_shuffle_epi32::<0x93>(vb));
+            let on_a = _mm_or_si128(_mm_or_si128(c0, c1), _mm_or_si128(c2, c3));
+            // The same compares in b's lanes: lane m of `ck` rotated back by k.
+            let on_b = _mm_or_si128(
+                _mm_or_si128(c0, _mm_shuffle_epi32::<0x93>(c1)),
+                _mm_or_si128(_mm_shuffle_epi32::<0x4E>(c2), _mm_shuffle_epi32::<0x39>(c3)),
+            );
+            (
+                _mm_movemask_ps(_mm_castsi128_ps(on_a)) as u32,
+                _mm_movemask_ps(_mm_castsi128_ps(on_b)) as u32,
+            )
+        };
+        // At most `min(i, j)` hashes were shared so far: `n + 4 <= room` and `m + 4 <= room`.
+        if let (Some(ws), Some(wl)) = (fs.get_mut(n..n + 4), fl.get_mut(m..m + 4)) {
+            n += compact(ws, i, ma);
+            m += compact(wl, j, mb);
+        }
+        let (x3, y3) = (x[3], y[3]);
+        i += 4 * (x3 <= y3) as usize;
+        j += 4 * (y3 <= x3) as usize;
+    }
+    debug_assert_eq!(n, m);
+    while let (Some(&x), Some(&y)) = (a.get(i), b.get(j)) {
+        if let (Some(ws), Some(wl)) = (fs.get_mut(n), fl.get_mut(n)) {
+            (*ws, *wl) = (i as u32, j as u32);
+        }
+        n += (x == y) as usize;
+        i += (x <= y) as usize;
+        j += (y <= x) as usize;
+    }
+    let m = n.min(room);
+    small
+        .paragraph_of
+        .count(0, fs[..m].iter().map(|&p| p as usize), at_small);
+    large
+        .paragraph_of
+        .count(0, fl[..m].iter().map(|&p| p as usize), at_large);
+    m as u32
+}
+
+/// Hashes ahead of a merge step whose cache line [`merge_blocks`] asks for (four lines).
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_AHEAD: usize = 64;
+
+/// Asks the CPU to fetch the cache line holding `p` (a hint: nothing is read, and an address
+/// past the end of the data does not fault).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefetch<T>(p: *const T) {
+    // SAFETY: a prefetch never faults and reads nothing into the program.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+}
+
+/// Writes `base + k` for each bit k set in the four-bit `mask` to the front of `window`, without
+/// a branch (every lane is written, the cursor moves only past the kept ones); returns how many.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn compact(window: &mut [u32], base: usize, mask: u32) -> usize {
+    let mut at = 0usize;
+    for k in 0..4 {
+        if let Some(slot) = window.get_mut(at) {
+            *slot = (base + k) as u32;
+        }
+        at += (mask >> k & 1) as usize;
+    }
+    at
+}
+
+#[cfg(any(test, not(target_arch = "x86_64")))]
+thread_local! {
+    /// The positions of shared entries, reused from one merge to the next (per thread).
     static MERGE_PAIRS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
 /// Independent merges [`merge_chains`] runs side by side, one per range of hash values.
 const CHAINS: usize = 4;
 
-/// The merge of two sorted, distinct entry lists, counting shared hashes per paragraph.
+#[cfg(any(test, not(target_arch = "x86_64")))]
+/// The merge of two sorted, distinct hash lists, counting shared hashes per paragraph.
 ///
 /// A merge step depends on the one before (which side moved), so one merge runs at the speed of
 /// a load and a compare per step. The hash range is split in [`CHAINS`] parts instead (hashes
 /// are uniform, so the parts are about equal) and the parts are merged in one loop, their steps
 /// independent of each other. Each step is branch-free: which side moves and whether the hashes
 /// are equal are data (the outcome of each comparison is random, so branches would mispredict).
-/// A step writes its paragraph pair at the chain's end of `pairs` and keeps it only when the
-/// hashes are equal; the paragraph counts are added afterwards (adding them in the loop would
-/// chain the steps through loads and stores of the same counters).
+/// A step writes the positions it is at, in its chain, at the chain's end of `pairs` and keeps
+/// them only when the hashes are equal; the paragraph counts are added afterwards (adding them
+/// in the loop would chain the steps through loads and stores of the same counters).
 fn merge_chains(
-    small: &[u64],
-    large: &[u64],
+    small: Side,
+    large: Side,
     at_small: &mut [u32],
     at_large: &mut [u32],
     pairs: &mut Vec<u64>,
 ) -> u32 {
+    let (sh, lh) = (small.hashes, large.hashes);
     // Every slot a chain reads back was written by it first, so the buffer is only grown, never
     // cleared (zeroing it took a tenth of the merge).
-    if pairs.len() < small.len() {
-        pairs.resize(small.len(), 0);
+    if pairs.len() < sh.len() {
+        pairs.resize(sh.len(), 0);
     }
-    // Chain `c` merges the hashes in `[c, c + 1) << 30`: `small[si[c]..si[c + 1]]` with
-    // `large[lj[c]..lj[c + 1]]`, its pairs written from `pairs[si[c]]` on (a chain finds at
+    // Chain `c` merges the hashes in `[c, c + 1) << 30`: `sh[si[c]..si[c + 1]]` with
+    // `lh[lj[c]..lj[c + 1]]`, its pairs written from `pairs[si[c]]` on (a chain finds at
     // most as many pairs as it has small entries, so the chains never overlap).
     // Hashes are uniform, so the split of `v` at `c << 30` is near `c / CHAINS` of its length:
     // a short walk from there (a binary search would miss the cache at every step of it).
-    let split = |v: &[u64], c: usize| {
+    let split = |v: &[u32], c: usize| {
         let bound = (c as u64) << 30;
         let mut p = v.len() * c / CHAINS;
-        while p > 0 && v[p - 1] >> 32 >= bound {
+        while p > 0 && v[p - 1] as u64 >= bound {
             p -= 1;
         }
-        while p < v.len() && v[p] >> 32 < bound {
+        while p < v.len() && (v[p] as u64) < bound {
             p += 1;
         }
         p
     };
     let (mut si, mut lj) = ([0usize; CHAINS + 1], [0usize; CHAINS + 1]);
-    (si[CHAINS], lj[CHAINS]) = (small.len(), large.len());
+    (si[CHAINS], lj[CHAINS]) = (sh.len(), lh.len());
     for c in 1..CHAINS {
-        si[c] = split(small, c);
-        lj[c] = split(large, c);
+        si[c] = split(sh, c);
+        lj[c] = split(lh, c);
     }
     // Each chain on its own slices: the check that a chain has entries left is then the bounds
     // check of its loads (indexing the whole lists cost two more compares and branches a step).
     let (s0, s1, s2, s3) = (
-        &small[si[0]..si[1]],
-        &small[si[1]..si[2]],
-        &small[si[2]..si[3]],
-        &small[si[3]..si[4]],
+        &sh[si[0]..si[1]],
+        &sh[si[1]..si[2]],
+        &sh[si[2]..si[3]],
+        &sh[si[3]..si[4]],
     );
     let (l0, l1, l2, l3) = (
-        &large[lj[0]..lj[1]],
-        &large[lj[1]..lj[2]],
-        &large[lj[2]..lj[3]],
-        &large[lj[3]..lj[4]],
+        &lh[lj[0]..lj[1]],
+        &lh[lj[1]..lj[2]],
+        &lh[lj[2]..lj[3]],
+        &lh[lj[3]..lj[4]],
     );
-    let (p0, rest) = pairs[..small.len()].split_at_mut(si[1]);
+    let (p0, rest) = pairs[..sh.len()].split_at_mut(si[1]);
     let (p1, rest) = rest.split_at_mut(si[2] - si[1]);
     let (p2, p3) = rest.split_at_mut(si[3] - si[2]);
     // The chains' cursors as plain locals (kept in registers): `(i, j, found)` per chain.
@@ -664,39 +965,46 @@ fn merge_chains(
     }
     // ...then each one to its end.
     let mut shared = 0u32;
-    for (s, l, p, mut c) in [
+    for (k, (s, l, p, mut c)) in [
         (s0, l0, p0, c0),
         (s1, l1, p1, c1),
         (s2, l2, p2, c2),
         (s3, l3, p3, c3),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         while let Some(next) = merge_step(s, l, p, c) {
             c = next;
         }
-        for &pair in &p[..c.2] {
-            at_small[(pair >> 32) as usize] += 1;
-            at_large[(pair & LOW) as usize] += 1;
-        }
+        let found = &p[..c.2];
+        let at = |shift: u32| {
+            found
+                .iter()
+                .map(move |&pair| (pair >> shift & LOW) as usize)
+        };
+        small.paragraph_of.count(si[k], at(32), at_small);
+        large.paragraph_of.count(lj[k], at(0), at_large);
         shared += c.2 as u32;
     }
     shared
 }
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
 /// One step of a chain of [`merge_chains`] from cursor `(i, j, found)`: branch-free, which
 /// side moves and whether the hashes are equal are data (the outcome of each comparison is
 /// random, so branches would mispredict). `None` once either side is used up.
 #[inline(always)]
 fn merge_step(
-    small: &[u64],
-    large: &[u64],
+    small: &[u32],
+    large: &[u32],
     pairs: &mut [u64],
     (i, j, f): (usize, usize, usize),
 ) -> Option<(usize, usize, usize)> {
-    let (&ea, &eb) = (small.get(i)?, large.get(j)?);
-    let (x, y) = (ea >> 32, eb >> 32);
+    let (&x, &y) = (small.get(i)?, large.get(j)?);
     // `f <= i < small.len() == pairs.len()`: the slot is always there.
     if let Some(slot) = pairs.get_mut(f) {
-        *slot = (ea & LOW) << 32 | (eb & LOW);
+        *slot = (i as u64) << 32 | j as u64;
     }
     Some((
         i + (x <= y) as usize,
@@ -707,14 +1015,14 @@ fn merge_step(
 
 /// A page's shingles in ascending order: the matched entries and the set-aside ones merged.
 struct PageShingles<'a> {
-    entries: &'a [u64],
+    entries: &'a [u32],
     aside: &'a [u32],
 }
 
 impl<'a> PageShingles<'a> {
     fn new(p: &'a Profile) -> Self {
         PageShingles {
-            entries: &p.entries,
+            entries: &p.hashes,
             aside: &p.aside,
         }
     }
@@ -723,7 +1031,7 @@ impl<'a> PageShingles<'a> {
 impl Iterator for PageShingles<'_> {
     type Item = u32;
     fn next(&mut self) -> Option<u32> {
-        let e = self.entries.first().map(|&e| (e >> 32) as u32);
+        let e = self.entries.first().copied();
         let a = self.aside.first().copied();
         match (e, a) {
             (Some(e), Some(a)) if a < e => {
@@ -912,7 +1220,7 @@ mod tests {
             vec![0u32; p.paragraphs.len()],
             vec![0u32; q.paragraphs.len()],
         );
-        let (a, b) = (&p.entries, &q.entries);
+        let (a, b): (Vec<u64>, Vec<u64>) = (p.entries().collect(), q.entries().collect());
         let (mut i, mut j, mut shared) = (0, 0, 0);
         while i < a.len() && j < b.len() {
             let (x, y) = (a[i] >> 32, b[j] >> 32);
@@ -950,6 +1258,44 @@ mod tests {
         }
     }
 
+    /// `merge_chains` (the merge off x86_64) against the plain merge.
+    fn chains_count(p: &Profile, q: &Profile) -> (u32, Vec<u32>, Vec<u32>) {
+        let (mut sa, mut sb) = (
+            vec![0u32; p.paragraphs.len()],
+            vec![0u32; q.paragraphs.len()],
+        );
+        let shared = merge_chains(p.side(), q.side(), &mut sa, &mut sb, &mut Vec::new());
+        (shared, sa, sb)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn both_merges_agree_with_the_plain_merge(
+            a in proptest::collection::vec((0u64..40, 1u64..60), 0..40),
+            b in proptest::collection::vec((0u64..40, 1u64..60), 0..40),
+        ) {
+            let paras = |v: &[(u64, u64)]| -> Vec<Vec<u64>> {
+                v.iter().map(|&(base, n)| para(base * 1000, n)).collect()
+            };
+            let (p, q) = (profile(&paras(&a)), profile(&paras(&b)));
+            for (x, y) in [(&p, &q), (&q, &p), (&p, &p)] {
+                let expected = overlap_by_merge(x, y);
+                proptest::prop_assert_eq!(chains_count(x, y), expected.clone());
+                #[cfg(target_arch = "x86_64")]
+                {
+                    let (mut sa, mut sb) = (
+                        vec![0u32; x.paragraphs.len()],
+                        vec![0u32; y.paragraphs.len()],
+                    );
+                    let shared = merge_blocks(
+                        x.side(), y.side(), &mut sa, &mut sb, &mut Vec::new(), &mut Vec::new(),
+                    );
+                    proptest::prop_assert_eq!((shared, sa, sb), expected);
+                }
+            }
+        }
+    }
+
     proptest::proptest! {
         /// The branch-free merge and galloping give the plain merge's counts on random texts
         /// that share random paragraphs.
@@ -976,6 +1322,61 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn paragraph_numbers_take_the_width_the_paragraph_count_needs() {
+        // A shared paragraph after 300 or 70,000 empty ones: numbers past one or two bytes.
+        for empty in [0usize, 255, 300, 70_000] {
+            let (lead, body) = (para(0, 30), para(100, 30));
+            let mut parts: Vec<(&[u64], u32)> = vec![(&lead[..], 34)];
+            parts.extend(std::iter::repeat_n((&[][..], 2), empty));
+            parts.push((&body[..], 34));
+            let p = Profile::build(&parts);
+            let width = match p.paragraph_of {
+                ParagraphOf::U8(_) => 1,
+                ParagraphOf::U16(_) => 2,
+                ParagraphOf::U32(_) => 4,
+            };
+            let expected = match empty + 2 {
+                n if n <= 256 => 1,
+                n if n <= 65_536 => 2,
+                _ => 4,
+            };
+            assert_eq!(width, expected, "{empty} empty paragraphs");
+            assert_eq!(p.paragraphs()[0].shingles, 30);
+            assert_eq!(p.paragraphs()[empty + 1].shingles, 30);
+            assert!(p.entries().any(|e| (e & LOW) as usize == empty + 1));
+            let q = profile(std::slice::from_ref(&body));
+            let o = q.overlap(&p);
+            let (shared, sa, sb) = overlap_by_merge(&q, &p);
+            assert_eq!((o.shared, o.lead_offset_a), (shared, Some(0)));
+            assert_eq!(o.lead_offset_b, lead_span(&p.paragraphs, &sb).0);
+            assert_eq!(sa, vec![30]);
+            assert_eq!(sb[empty + 1], 30);
+            // (Stored profiles hold at most `4 * MAX_PROFILE_SHINGLES` paragraphs.)
+            if empty + 2 <= 4 * MAX_PROFILE_SHINGLES {
+                let mut bytes = Vec::new();
+                p.write_bytes(&mut bytes);
+                let back = Profile::read_bytes(&bytes).map(|(b, _)| b);
+                assert!(back.as_ref() == Some(&p), "{empty} empty paragraphs");
+            }
+        }
+    }
+
+    #[test]
+    fn serde_keeps_the_layout_of_one_u64_per_entry() {
+        let p = profile(&[para(0, 30), para(40, 10)]).with_digest_page(true);
+        let json = serde_json::to_value(&p).expect("serialises");
+        let entries: Vec<u64> = serde_json::from_value(json["entries"].clone()).expect("entries");
+        assert_eq!(entries, p.entries().collect::<Vec<_>>());
+        assert_eq!(entries[0] >> 32, p.hashes[0] as u64);
+        let back: Profile = serde_json::from_value(json.clone()).expect("deserialises");
+        assert_eq!(back, p);
+        // A paragraph number past the paragraphs is refused, not kept to panic later.
+        let mut bad = json;
+        bad["entries"][0] = serde_json::json!(entries[0] | 7);
+        assert!(serde_json::from_value::<Profile>(bad).is_err());
     }
 
     #[test]
