@@ -62,6 +62,8 @@ pub struct Profile {
     aside: Vec<u32>,
     /// The page is a digest or aggregator page (see [`Profile::with_digest_page`]).
     digest_page: bool,
+    /// The page is a live blog (see [`Profile::with_live_blog`]).
+    live_blog: bool,
 }
 
 /// [`Profile`] as serde sees it: the layout from before the hashes and paragraph numbers were
@@ -76,7 +78,6 @@ struct ProfileRepr {
     aside: Vec<u32>,
     #[serde(default)]
     digest_page: bool,
-    /// The page is a live blog (see [`Profile::with_live_blog`]).
     #[serde(default)]
     live_blog: bool,
 }
@@ -90,6 +91,7 @@ impl From<Profile> for ProfileRepr {
             digest: p.digest,
             aside: p.aside,
             digest_page: p.digest_page,
+            live_blog: p.live_blog,
         }
     }
 }
@@ -109,6 +111,7 @@ impl TryFrom<ProfileRepr> for Profile {
             digest: r.digest,
             aside: r.aside,
             digest_page: r.digest_page,
+            live_blog: r.live_blog,
         })
     }
 }
