@@ -43,7 +43,7 @@ pub const SIMILAR_LENGTH: f32 = 0.5;
 
 /// From this length ratio, a text holding at least `containment` of a shorter one that starts
 /// with its own lead is a write-thru with a new top, whatever its own lead (see
-/// [`MatchRule::rewritten_top`]).
+/// [`MatchRule::leads_agree`]).
 pub const WRITE_THRU_RATIO: f32 = 0.6;
 
 /// A bridging article must match at least this share of each story it merges.

@@ -202,8 +202,8 @@ impl ChromeRules {
         None
     }
 
-    /// Whether the line of `words` words is a live blog's post time stamp (see [`POST_STAMP`]).
-    /// Independent of [`ChromeRules::enabled`]: it tells what kind of page the text is.
+    /// Whether the line of `words` words is a live blog's post time stamp ("34 min ago",
+    /// "10:32 BST"). Independent of [`ChromeRules::enabled`]: it tells what kind of page the text is.
     pub fn is_post_stamp(&self, line: &str, words: u32) -> bool {
         words <= POST_STAMP_MAX_WORDS
             && line.bytes().any(|b| b.is_ascii_digit())
