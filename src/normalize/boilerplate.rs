@@ -282,19 +282,31 @@ pub struct LearnerSettings {
 #[derive(Default, Clone)]
 struct OutletStats {
     recent: VecDeque<Vec<u64>>,
-    counts: SpreadMap<u64, u32>,
+    /// Per paragraph key: how many recent entries hold it, and the entry that last took it.
+    /// One map, not two: each key's lookups are cache misses once many outlets are remembered.
+    keys: SpreadMap<u64, KeyStats>,
     /// Content hashes of the recent items: a re-post of the same text is not counted twice.
     seen_texts: SpreadSet<u64>,
     text_order: VecDeque<u64>,
     /// The key list of the item that last left the window, emptied: the next item's list
     /// reuses its memory.
     spare: Vec<u64>,
-    /// The number of the entry of `recent` that last took each paragraph key; `recent[0]` is
-    /// entry number `first_entry`. Finds the earlier version of an article in one lookup per
-    /// paragraph.
-    last_entry: SpreadMap<u64, u64>,
+    /// `recent[0]` is entry number `first_entry`.
     first_entry: u64,
 }
+
+/// What an outlet's learner knows of one paragraph key.
+#[derive(Clone, Copy)]
+struct KeyStats {
+    /// The recent entries holding the key.
+    count: u32,
+    /// The number of the entry of `recent` that last took the key ([`NO_ENTRY`] once that
+    /// entry left the window). Finds the earlier version of an article in one lookup per
+    /// paragraph.
+    last: u64,
+}
+
+const NO_ENTRY: u64 = u64::MAX;
 
 /// Paragraphs of at least this many words are prose enough to tell one article from another.
 pub const VERSION_MIN_WORDS: u32 = 20;
@@ -314,7 +326,12 @@ impl OutletStats {
                 continue;
             }
             prose += 1;
-            if let Some(&entry) = self.last_entry.get(&key) {
+            if let Some(entry) = self
+                .keys
+                .get(&key)
+                .map(|k| k.last)
+                .filter(|&e| e != NO_ENTRY)
+            {
                 match votes.iter_mut().find(|(e, _)| *e == entry) {
                     Some((_, n)) => *n += 1,
                     None => votes.push((entry, 1)),
@@ -336,11 +353,16 @@ impl OutletStats {
         };
         let before = list.len();
         for &k in keys {
-            if list[..before].binary_search(&k).is_err() {
+            let fresh = list[..before].binary_search(&k).is_err();
+            if fresh {
                 list.push(k);
-                *self.counts.entry(k).or_insert(0) += 1;
             }
-            self.last_entry.insert(k, entry);
+            let stats = self.keys.entry(k).or_insert(KeyStats {
+                count: 0,
+                last: NO_ENTRY,
+            });
+            stats.count += u32::from(fresh);
+            stats.last = entry;
         }
         list.sort_unstable();
     }
@@ -349,21 +371,25 @@ impl OutletStats {
     fn push_entry(&mut self, keys: Vec<u64>, window: usize) {
         let entry = self.first_entry + self.recent.len() as u64;
         for &k in &keys {
-            *self.counts.entry(k).or_insert(0) += 1;
-            self.last_entry.insert(k, entry);
+            let stats = self.keys.entry(k).or_insert(KeyStats {
+                count: 0,
+                last: NO_ENTRY,
+            });
+            stats.count += 1;
+            stats.last = entry;
         }
         self.recent.push_back(keys);
         if self.recent.len() > window {
             if let Some(old) = self.recent.pop_front() {
                 for &k in &old {
-                    if let Some(c) = self.counts.get_mut(&k) {
-                        *c -= 1;
-                        if *c == 0 {
-                            self.counts.remove(&k);
+                    if let Some(stats) = self.keys.get_mut(&k) {
+                        stats.count = stats.count.saturating_sub(1);
+                        if stats.last == self.first_entry {
+                            stats.last = NO_ENTRY;
                         }
-                    }
-                    if self.last_entry.get(&k) == Some(&self.first_entry) {
-                        self.last_entry.remove(&k);
+                        if stats.count == 0 {
+                            self.keys.remove(&k);
+                        }
                     }
                 }
                 self.first_entry += 1;
@@ -445,7 +471,7 @@ impl Learner {
             let Some(stats) = stats else {
                 return false;
             };
-            let count = stats.counts.get(&paragraph_key).copied().unwrap_or(0) as usize;
+            let count = stats.keys.get(&paragraph_key).map_or(0, |k| k.count) as usize;
             count >= self.settings.min_items
                 && count as f64 >= self.settings.min_share * stats.recent.len() as f64
         }
@@ -455,9 +481,9 @@ impl Learner {
     pub fn learned(&self) -> Vec<(String, u64, usize, usize)> {
         let mut out = Vec::new();
         for (outlet, stats) in &self.outlets {
-            for (&key, &count) in &stats.counts {
+            for (&key, k) in &stats.keys {
                 if self.is_boilerplate(outlet, key) {
-                    out.push((outlet.clone(), key, count as usize, stats.recent.len()));
+                    out.push((outlet.clone(), key, k.count as usize, stats.recent.len()));
                 }
             }
         }
