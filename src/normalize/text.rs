@@ -89,8 +89,10 @@ const fn class_set(classes: &[u8]) -> [bool; 256] {
     t
 }
 
-/// Bytes kept in a word (letters and digits) and bytes that start one (those and `_`).
+/// Bytes kept in a word (letters and digits) and bytes that start one (those and `_`; the
+/// scan uses [`Blocks`], the tests the table).
 static KEPT: [bool; 256] = class_set(&[LETTER, DIGIT]);
+#[cfg(test)]
 static STARTS: [bool; 256] = class_set(&[LETTER, DIGIT, UNDERSCORE]);
 
 /// Whether the byte at `i` (after a letter or digit, or an underscore) continues the word: an
@@ -116,9 +118,146 @@ fn continues(s: &[u8], i: usize) -> bool {
     }
 }
 
-/// Bytes of padding after the lower-cased line in `buf`: a separator, so the eight-byte reads
-/// of [`run_end`] never pass the end and stop there.
-const PAD: usize = 8;
+/// Bytes of padding after the lower-cased line in `buf`: separators, so the 64-byte blocks of
+/// [`Blocks`] and the eight-byte reads of [`run_end`] never pass the end and stop there.
+const PAD: usize = 64;
+
+/// The byte classes of one 64-byte block of a lower-cased, padded line as bit masks (bit `j`:
+/// byte `base + j`), loaded once for all the words that start in it. Finding a word's start
+/// and end is then a count of trailing zeros, not a loop with a hard-to-predict exit per word.
+struct Blocks {
+    base: usize,
+    /// Letters and digits.
+    kept: u64,
+    /// Those and `_` (the bytes a word starts at).
+    starts: u64,
+}
+
+/// The `kept` and `starts` masks of [`Blocks`] for 64 lower-cased ASCII bytes: SSE2, which
+/// every x86-64 processor has, sixteen bytes per compare.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn block_masks(block: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::*;
+    let (mut kept, mut starts) = (0u64, 0u64);
+    for (c, chunk) in block.chunks_exact(16).enumerate() {
+        // SAFETY: SSE2 is part of the x86-64 baseline; the load is unaligned and reads the
+        // sixteen bytes of `chunk`.
+        unsafe {
+            let x = _mm_loadu_si128(chunk.as_ptr().cast());
+            let within = |lo: u8, hi: u8| {
+                _mm_and_si128(
+                    _mm_cmpgt_epi8(x, _mm_set1_epi8(lo as i8 - 1)),
+                    _mm_cmplt_epi8(x, _mm_set1_epi8(hi as i8 + 1)),
+                )
+            };
+            let k = _mm_or_si128(within(b'a', b'z'), within(b'0', b'9'));
+            let u = _mm_cmpeq_epi8(x, _mm_set1_epi8(b'_' as i8));
+            kept |= (_mm_movemask_epi8(k) as u32 as u64) << (16 * c);
+            starts |= (_mm_movemask_epi8(_mm_or_si128(k, u)) as u32 as u64) << (16 * c);
+        }
+    }
+    (kept, starts)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn block_masks(block: &[u8; 64]) -> (u64, u64) {
+    block_masks_swar(block)
+}
+
+/// [`block_masks`] eight bytes at a time in a `u64` (the other architectures; tested everywhere).
+#[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+fn block_masks_swar(block: &[u8; 64]) -> (u64, u64) {
+    const fn splat(b: u8) -> u64 {
+        0x0101_0101_0101_0101 * b as u64
+    }
+    const HIGH: u64 = splat(0x80);
+    const LOW7: u64 = splat(0x7F);
+    let in_range = |x: u64, lo: u8, hi: u8| {
+        x.wrapping_add(splat(0x80 - lo)) & !x.wrapping_add(splat(0x7F - hi))
+    };
+    // Bit 7 of each byte into bit j of one byte (every byte is ASCII: no carries).
+    let bits = |hi: u64| (hi >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56;
+    let (mut kept, mut starts) = (0u64, 0u64);
+    for (c, chunk) in block.chunks_exact(8).enumerate() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let k = (in_range(x, b'a', b'z') | in_range(x, b'0', b'9')) & HIGH;
+        // Exact per-byte equality with `_`: no borrow crosses bytes.
+        let y = x ^ splat(b'_');
+        let underscore = !((y & LOW7).wrapping_add(LOW7) | y) & HIGH;
+        kept |= bits(k) << (8 * c);
+        starts |= bits(k | underscore) << (8 * c);
+    }
+    (kept, starts)
+}
+
+impl Blocks {
+    fn new() -> Self {
+        Blocks {
+            base: usize::MAX,
+            kept: 0,
+            starts: 0,
+        }
+    }
+
+    /// Loads the block at `base` (a multiple of 64, at most the line's length: with the pad,
+    /// 64 bytes from there are in `s`).
+    #[inline(always)]
+    fn load(&mut self, s: &[u8], base: usize) {
+        let (kept, starts) = match s.get(base..base + 64).and_then(|b| b.try_into().ok()) {
+            Some(block) => block_masks(block),
+            None => (0, 0),
+        };
+        self.base = base;
+        self.kept = kept;
+        self.starts = starts;
+    }
+
+    /// The first byte at or after `i` (below `n`) that starts a word.
+    #[inline(always)]
+    fn next_start(&mut self, s: &[u8], n: usize, i: usize) -> Option<usize> {
+        let mut base = i & !63;
+        if base != self.base {
+            self.load(s, base);
+        }
+        let m = self.starts >> (i & 63);
+        if m != 0 {
+            return Some(i + m.trailing_zeros() as usize).filter(|&at| at < n);
+        }
+        loop {
+            base += 64;
+            if base >= n {
+                return None;
+            }
+            self.load(s, base);
+            if self.starts != 0 {
+                return Some(base + self.starts.trailing_zeros() as usize).filter(|&at| at < n);
+            }
+        }
+    }
+
+    /// The end of the run of letters and digits from `i` (the pad stops every run).
+    #[inline(always)]
+    fn run_end(&mut self, s: &[u8], i: usize) -> usize {
+        let mut base = i & !63;
+        if base != self.base {
+            self.load(s, base);
+        }
+        let m = !self.kept >> (i & 63);
+        if m != 0 {
+            return i + m.trailing_zeros() as usize;
+        }
+        loop {
+            base += 64;
+            self.load(s, base);
+            if self.kept != u64::MAX {
+                return base + (!self.kept).trailing_zeros() as usize;
+            }
+        }
+    }
+}
 
 /// The end of the run of letters and digits from `i` in a lower-cased, padded line: eight bytes
 /// at a time (bit 7 of each byte marks `a..=z` or `0..=9`; every byte is ASCII, so the adds
@@ -158,14 +297,15 @@ fn ascii_words(line: &[u8], buf: &mut Vec<u8>, f: &mut impl FnMut(&[u8])) {
     buf.extend(line.iter().map(u8::to_ascii_lowercase));
     buf.extend_from_slice(&[b' '; PAD]);
     let padded = n + PAD;
+    let mut blocks = Blocks::new();
     let mut i = 0;
     while i < n {
-        match buf[i..n].iter().position(|&c| STARTS[c as usize]) {
-            Some(skip) => i += skip,
+        match blocks.next_start(&buf[..padded], n, i) {
+            Some(at) => i = at,
             None => break,
         }
         let start = i;
-        i = run_end(&buf[..padded], i);
+        i = blocks.run_end(&buf[..padded], i);
         // The pad is a separator: `continues` sees the line as if it ended at `n`.
         if !continues(&buf[..padded], i) {
             if i > start {
@@ -360,6 +500,31 @@ mod tests {
         #[test]
         fn run_by_run_scan_agrees_with_the_byte_by_byte_one(
             s in "([a-zA-Z0-9]{0,70}|[ .,:;'_A-Z0-9a-z]{0,3}|[ -~]{0,2}){0,12}"
+        ) {
+            let (mut ours, mut before) = (Vec::new(), Vec::new());
+            let mut buf = Vec::new();
+            ascii_words(s.as_bytes(), &mut buf, &mut |w: &[u8]| ours.push(w.to_vec()));
+            ascii_words_before(s.as_bytes(), &mut buf, &mut |w: &[u8]| before.push(w.to_vec()));
+            prop_assert_eq!(ours, before);
+        }
+
+        #[test]
+        fn block_masks_agree_with_the_byte_tables(bytes in proptest::collection::vec(0u8..128, 64..200)) {
+            // The blocks are of lower-cased lines.
+            let bytes: Vec<u8> = bytes.iter().map(u8::to_ascii_lowercase).collect();
+            let mut blocks = Blocks::new();
+            blocks.load(&bytes, 0);
+            let block: &[u8; 64] = bytes[..64].try_into().expect("64 bytes");
+            prop_assert_eq!(block_masks_swar(block), (blocks.kept, blocks.starts));
+            for (j, &b) in bytes[..64].iter().enumerate() {
+                prop_assert_eq!(blocks.kept >> j & 1 == 1, KEPT[b as usize], "kept at {}", j);
+                prop_assert_eq!(blocks.starts >> j & 1 == 1, STARTS[b as usize], "starts at {}", j);
+            }
+        }
+
+        #[test]
+        fn long_runs_across_blocks_split_as_before(
+            s in "([a-z0-9]{50,140}[ ._']{1,2}){1,6}"
         ) {
             let (mut ours, mut before) = (Vec::new(), Vec::new());
             let mut buf = Vec::new();
