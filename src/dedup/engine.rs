@@ -7,7 +7,7 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::config::{BoilerplateConfig, Config, DedupConfig, MergeConfig};
 use crate::error::{Error, Result};
-use crate::hash::SpreadMap;
+use crate::hash::{KeyMap, SpreadMap};
 use crate::model::{Article, ArticleMeta, Copy, Decision, StoryId, StoryView};
 use crate::normalize::boilerplate::{BuiltinList, Learner, LearnerSettings, PatternSet};
 use crate::normalize::chrome::{ChromeRules, SetAside};
@@ -187,7 +187,7 @@ pub struct Engine {
     /// Outlet (hashed) → its newest indexed live blogs, newest first.
     outlet_live: SpreadMap<u64, std::collections::VecDeque<u32>>,
     /// Paragraph key → the stories it was seen in (cross-story recurring chrome).
-    recurrence: SpreadMap<u64, Recurrence>,
+    recurrence: KeyMap<Recurrence>,
     /// Absorbed story → the story it was merged into.
     aliases: HashMap<StoryId, StoryId>,
     docs: Vec<Doc>,
@@ -258,7 +258,7 @@ impl Engine {
             anchor_next: Vec::new(),
             outlet_recent: SpreadMap::default(),
             outlet_live: SpreadMap::default(),
-            recurrence: SpreadMap::default(),
+            recurrence: KeyMap::default(),
             aliases: HashMap::new(),
             docs: Vec::new(),
             metas: Vec::new(),
@@ -375,6 +375,12 @@ impl Engine {
         speculated: Option<Speculated>,
     ) -> (Fingerprint, Classified) {
         let paragraphs = &prepared.paragraphs;
+        if self.config.boilerplate.recurring_min_stories > 0 {
+            // Fetched while the learner works; looked up below and again once inserted.
+            for p in paragraphs {
+                self.recurrence.prefetch(p.key);
+            }
+        }
         if let (Some(learner), Some(outlet)) = (&mut self.learner, outlet) {
             let mut keys = std::mem::take(&mut self.paragraph_keys);
             keys.clear();
@@ -401,7 +407,7 @@ impl Engine {
                         let recurs = min_stories > 0
                             && self
                                 .recurrence
-                                .get(&p.key)
+                                .get(p.key)
                                 .is_some_and(|r| r.stories as usize >= min_stories);
                         recurs.then_some(SetAside::Recurring)
                     })
@@ -441,7 +447,7 @@ impl Engine {
             self.recurrence.clear();
         }
         for &key in keys {
-            let r = self.recurrence.entry(key).or_default();
+            let r = self.recurrence.get_or_insert_with(key, Recurrence::default);
             if r.last.contains(&story.0) {
                 continue;
             }
@@ -1070,7 +1076,7 @@ impl Engine {
             + self.profiles.iter().map(|p| p.heap_bytes()).sum::<usize>()
             + self.anchor_heads.heap_bytes()
             + self.anchor_next.capacity() * 4
-            + self.recurrence.capacity() * 33
+            + self.recurrence.heap_bytes()
             + self.sigs.capacity() * 2
             + self.docs.capacity() * std::mem::size_of::<Doc>()
             + self.exact.capacity() * 13

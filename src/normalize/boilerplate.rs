@@ -12,7 +12,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use crate::hash::{SpreadMap, SpreadSet};
+use crate::hash::{KeyMap, SpreadMap, SpreadSet};
 
 use regex::RegexSet;
 
@@ -284,7 +284,7 @@ struct OutletStats {
     recent: VecDeque<Vec<u64>>,
     /// Per paragraph key: how many recent entries hold it, and the entry that last took it.
     /// One map, not two: each key's lookups are cache misses once many outlets are remembered.
-    keys: SpreadMap<u64, KeyStats>,
+    keys: KeyMap<KeyStats>,
     /// Content hashes of the recent items: a re-post of the same text is not counted twice.
     seen_texts: SpreadSet<u64>,
     text_order: VecDeque<u64>,
@@ -296,7 +296,7 @@ struct OutletStats {
 }
 
 /// What an outlet's learner knows of one paragraph key.
-#[derive(Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 struct KeyStats {
     /// The recent entries holding the key.
     count: u32,
@@ -328,7 +328,7 @@ impl OutletStats {
             prose += 1;
             if let Some(entry) = self
                 .keys
-                .get(&key)
+                .get(key)
                 .map(|k| k.last)
                 .filter(|&e| e != NO_ENTRY)
             {
@@ -357,7 +357,7 @@ impl OutletStats {
             if fresh {
                 list.push(k);
             }
-            let stats = self.keys.entry(k).or_insert(KeyStats {
+            let stats = self.keys.get_or_insert_with(k, || KeyStats {
                 count: 0,
                 last: NO_ENTRY,
             });
@@ -371,7 +371,7 @@ impl OutletStats {
     fn push_entry(&mut self, keys: Vec<u64>, window: usize) {
         let entry = self.first_entry + self.recent.len() as u64;
         for &k in &keys {
-            let stats = self.keys.entry(k).or_insert(KeyStats {
+            let stats = self.keys.get_or_insert_with(k, || KeyStats {
                 count: 0,
                 last: NO_ENTRY,
             });
@@ -382,13 +382,13 @@ impl OutletStats {
         if self.recent.len() > window {
             if let Some(old) = self.recent.pop_front() {
                 for &k in &old {
-                    if let Some(stats) = self.keys.get_mut(&k) {
+                    if let Some(stats) = self.keys.get_mut(k) {
                         stats.count = stats.count.saturating_sub(1);
                         if stats.last == self.first_entry {
                             stats.last = NO_ENTRY;
                         }
                         if stats.count == 0 {
-                            self.keys.remove(&k);
+                            self.keys.remove(k);
                         }
                     }
                 }
@@ -440,6 +440,16 @@ impl Learner {
         if !stats.seen_texts.insert(text_hash) {
             return;
         }
+        // The keys' slots, and those of the item that may leave the window, are fetched
+        // together before any is looked up: their misses overlap.
+        for &(key, _) in paragraphs {
+            stats.keys.prefetch(key);
+        }
+        if stats.recent.len() >= window {
+            if let Some(oldest) = stats.recent.front() {
+                oldest.iter().for_each(|&key| stats.keys.prefetch(key));
+            }
+        }
         stats.text_order.push_back(text_hash);
         if stats.text_order.len() > window {
             if let Some(old) = stats.text_order.pop_front() {
@@ -471,7 +481,7 @@ impl Learner {
             let Some(stats) = stats else {
                 return false;
             };
-            let count = stats.keys.get(&paragraph_key).map_or(0, |k| k.count) as usize;
+            let count = stats.keys.get(paragraph_key).map_or(0, |k| k.count) as usize;
             count >= self.settings.min_items
                 && count as f64 >= self.settings.min_share * stats.recent.len() as f64
         }
@@ -481,13 +491,18 @@ impl Learner {
     pub fn learned(&self) -> Vec<(String, u64, usize, usize)> {
         let mut out = Vec::new();
         for (outlet, stats) in &self.outlets {
-            for (&key, k) in &stats.keys {
+            for (key, k) in stats.keys.iter() {
                 if self.is_boilerplate(outlet, key) {
                     out.push((outlet.clone(), key, k.count as usize, stats.recent.len()));
                 }
             }
         }
-        out.sort_by(|a, b| b.2.cmp(&a.2).then_with(|| a.0.cmp(&b.0)));
+        // The key last: the map's order is no order.
+        out.sort_by(|a, b| {
+            b.2.cmp(&a.2)
+                .then_with(|| a.0.cmp(&b.0))
+                .then_with(|| a.1.cmp(&b.1))
+        });
         out
     }
 
