@@ -147,7 +147,9 @@ pub struct ChromeRules {
     trailing_date: Regex,
     code: Regex,
     post_stamp: Regex,
-    needles: Vec<memchr::memmem::Finder<'static>>,
+    /// All [`CAPTION_NEEDLES`] in one SIMD (Teddy) searcher over the lower-cased line: one
+    /// pass where a search per needle made eleven.
+    needles: aho_corasick::packed::Searcher,
 }
 
 impl ChromeRules {
@@ -161,10 +163,8 @@ impl ChromeRules {
             trailing_date: Regex::new(TRAILING_DATE).expect("the date pattern is a valid regex"),
             code: Regex::new(CODE_MARKERS).expect("the code markers are valid regexes"),
             post_stamp: Regex::new(POST_STAMP).expect("the post stamp pattern is a valid regex"),
-            needles: CAPTION_NEEDLES
-                .iter()
-                .map(|n| memchr::memmem::Finder::new(n.as_bytes()).into_owned())
-                .collect(),
+            needles: aho_corasick::packed::Searcher::new(CAPTION_NEEDLES)
+                .expect("the caption needles are a few short literals"),
         }
     }
 
@@ -210,8 +210,8 @@ impl ChromeRules {
             && self.post_stamp.is_match(line)
     }
 
-    /// False only when `line` cannot match any caption marker (see [`CAPTION_NEEDLES`]): a few
-    /// vectorised searches instead of the regex for most prose lines.
+    /// False only when `line` cannot match any caption marker (see [`CAPTION_NEEDLES`]): one
+    /// vectorised search instead of the regex for most prose lines.
     fn may_be_caption(&self, line: &str) -> bool {
         let bytes = line.as_bytes();
         if !line.is_ascii() || memchr::memchr2(b'/', b'|', bytes).is_some() {
@@ -224,7 +224,7 @@ impl ChromeRules {
         for (d, &c) in lower.iter_mut().zip(bytes) {
             *d = c.to_ascii_lowercase();
         }
-        self.needles.iter().any(|f| f.find(lower).is_some())
+        self.needles.find(&*lower).is_some()
     }
 }
 
